@@ -1,0 +1,70 @@
+"""Decoding, EXIF orientation and downscaling of images for the inference backends."""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+log = logging.getLogger(__name__)
+
+_heif_registered = False
+
+
+def register_heif() -> None:
+    """Teach Pillow to open HEIC/HEIF files (once)."""
+    global _heif_registered
+    if _heif_registered:
+        return
+    try:
+        from pillow_heif import register_heif_opener
+
+        register_heif_opener()
+    except ImportError:  # pragma: no cover - pillow-heif is a dependency
+        log.warning("pillow-heif not installed: HEIC/HEIF files cannot be decoded")
+    _heif_registered = True
+
+
+def load_prepared(path: Path, max_side: int = 384) -> Image.Image:
+    """Open an image, apply EXIF orientation, reduce it to at most max_side px, as RGB.
+
+    JPEG draft mode lets libjpeg decode at 1/2..1/8 scale, so a 12 MP photo is never
+    decoded at full size. Pillow's decompression-bomb guard stays on.
+    """
+    register_heif()
+    with Image.open(path) as im:
+        im.seek(0)  # first frame of GIF/TIFF
+        if im.format == "JPEG":
+            im.draft("RGB", (max_side * 2, max_side * 2))
+        im.load()
+        oriented = ImageOps.exif_transpose(im)
+        img = oriented if oriented is not None else im
+        img = _to_rgb(img)
+        img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
+        return img.copy()
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    """Flatten alpha on white and convert any mode (CMYK, 16-bit, palette) to RGB."""
+    if img.mode == "RGB":
+        return img
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16/32-bit greyscale: scale to 8 bits instead of clipping to white
+        img = img.point(lambda v: v / 256).convert("L")
+    if img.mode == "P":
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return img.convert("RGB")
+
+
+def encode_jpeg(img: Image.Image, quality: int = 88) -> bytes:
+    """Encode a prepared image as a compact JPEG for the ML service."""
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=quality, optimize=False)
+    return buf.getvalue()

@@ -1,0 +1,347 @@
+"""The ingestion pipeline: scan, stat, hash, cache, prepare, infer in batches, upsert in batches.
+
+Preparation (hash, metadata, decode+downscale) runs on a small thread pool a bounded window
+ahead of the job thread; several inference batches may be in flight. All accounting happens
+on the job's own thread, so counters need no lock and memory stays bounded by the windows.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image
+
+from ingest_gui.core.cache import CachedResult, FileRecord
+from ingest_gui.core.errors import (
+    CollectionError,
+    FileProblem,
+    IngestError,
+    ModelMismatchError,
+)
+from ingest_gui.core.hashing import sha256_file
+from ingest_gui.core.imaging import load_prepared
+from ingest_gui.core.inference.base import ImageInput, InferenceBackend, InferenceResult
+from ingest_gui.core.jobs import (
+    Counters,
+    FileError,
+    FileStatus,
+    Job,
+    JobState,
+    ProgressCallback,
+    ProgressEvent,
+)
+from ingest_gui.core.metadata import ImageMetadata, read_metadata
+from ingest_gui.core.points import build_payload, point_id
+from ingest_gui.core.reasons import describe_error
+from ingest_gui.core.scanning import ScanEntry, scan_paths
+from ingest_gui.core.services import Services
+from ingest_gui.core.store import CollectionInfo, PointData
+
+log = logging.getLogger(__name__)
+
+PREP_WORKERS = max(2, min(4, os.cpu_count() or 2))
+MODEL_SIDE = 384  # the models take ~224-384 px; nothing larger is decoded or sent
+
+
+@dataclass
+class _Prepared:
+    path: Path
+    st: os.stat_result
+    sha256: str
+    meta: ImageMetadata
+    cached: CachedResult | None = None
+    image: Image.Image | None = None
+
+
+@dataclass
+class _Staged:
+    point: PointData
+    files: list[tuple[str, FileStatus, FileRecord]] = field(default_factory=list)
+
+
+class _Skip(Exception):
+    """A file that is unchanged since the collection last saw it."""
+
+
+class JobRun:
+    """Runs one Job to its end; `run_job` is the front door."""
+
+    def __init__(self, services: Services, job: Job, on_event: ProgressCallback | None) -> None:
+        self.s = services
+        self.job = job
+        self.on_event = on_event or (lambda _e: None)
+        self.settings = services.settings
+        self.backend: InferenceBackend | None = None
+        self.model = ""
+        self.staged: dict[str, _Staged] = {}
+
+    # outer frame -----------------------------------------------------------------------
+    def run(self) -> Job:
+        job = self.job
+        job.state, job.started_at = JobState.RUNNING, time.time()
+        self._emit("started")
+        try:
+            self._check_folders()
+            info = self.s.store.info(job.collection)
+            self._bind_backend(info)
+            entries = list(scan_paths(job.folders, skip_dirs=[self.settings.data_dir]))
+            job.counters = Counters(total=len(entries))
+            self._emit("scanned")
+            self._process(entries)
+            job.state = JobState.CANCELLED if job.cancelled else JobState.COMPLETED
+        except IngestError as exc:
+            job.state, job.message = JobState.FAILED, str(exc)
+        except Exception as exc:  # a bug must still end the job readably, never hang it
+            log.exception("job %s failed unexpectedly", job.id)
+            job.state, job.message = JobState.FAILED, f"unexpected error: {describe_error(exc)}"
+        finally:
+            job.finished_at = time.time()
+            log.info("job %s %s: %s", job.id, job.state.value, job.counters)
+            self._emit("finished", message=job.message)
+        return job
+
+    def _check_folders(self) -> None:
+        for folder in self.job.folders:
+            if not Path(folder).exists():
+                raise IngestError(f"folder not found: {folder}")
+
+    def _bind_backend(self, info: CollectionInfo) -> None:
+        kind = self.job.backend or info.backend or self.settings.backend
+        if info.backend and kind != info.backend:
+            raise ModelMismatchError(
+                f"collection {info.name!r} holds vectors of the {info.backend} backend "
+                f"({info.model or 'model not yet known'}); ingesting with {kind} would mix models"
+            )
+        self.backend = self.s.backend(kind, info.vector_size)
+        self.model = self.backend.model_name  # for http this connects, or fails clearly
+        if info.model and info.model != self.model:
+            raise ModelMismatchError(
+                f"collection {info.name!r} was filled by model {info.model}; "
+                f"the {kind} backend now serves {self.model}, so its vectors would not compare"
+            )
+        if not info.model:
+            self.s.store.set_model(info.name, kind, self.model)
+
+    # main loop -------------------------------------------------------------------------
+    def _process(self, entries: list[ScanEntry]) -> None:
+        batch_size = self.settings.ml_batch_size
+        window = max(2 * batch_size, 4 * PREP_WORKERS)
+        in_flight_max = self.settings.ml_max_in_flight
+        prep_q: deque[tuple[Path, Future[_Prepared]]] = deque()
+        infer_q: deque[tuple[Future[list[InferenceResult]], list[_Prepared]]] = deque()
+        batch: list[_Prepared] = []
+        todo = iter(entries)
+        prep = ThreadPoolExecutor(PREP_WORKERS, thread_name_prefix=f"prep-{self.job.id}")
+        infer = ThreadPoolExecutor(in_flight_max, thread_name_prefix=f"infer-{self.job.id}")
+        try:
+            while not self.job.cancelled:
+                self._fill(prep, prep_q, todo, window)
+                if not prep_q:
+                    break
+                path, fut = prep_q.popleft()
+                item = self._take(path, fut)
+                if item is None:
+                    continue
+                if item.cached is not None:
+                    self._stage(item, item.cached.embedding, item.cached.caption, FileStatus.CACHED)
+                    self.s.cache.mark_used(self.job.collection, self.model, item.sha256)
+                    continue
+                batch.append(item)
+                if len(batch) >= batch_size:
+                    self._submit(infer, infer_q, batch, in_flight_max)
+                    batch = []
+                while infer_q and infer_q[0][0].done():
+                    self._collect(*infer_q.popleft())
+            if batch and not self.job.cancelled:
+                self._submit(infer, infer_q, batch, in_flight_max)
+            while infer_q and not self.job.cancelled:
+                self._collect(*infer_q.popleft())
+            self._flush()  # what was done before a cancel is kept
+        finally:
+            # A cancel must not wait for a slow service: abandon queued work.
+            prep.shutdown(wait=not self.job.cancelled, cancel_futures=True)
+            infer.shutdown(wait=False, cancel_futures=True)
+
+    def _fill(
+        self,
+        pool: ThreadPoolExecutor,
+        queue: deque[tuple[Path, Future[_Prepared]]],
+        todo: object,
+        window: int,
+    ) -> None:
+        it = todo  # an iterator of ScanEntry
+        while len(queue) < window:
+            entry: ScanEntry | None = next(it, None)  # type: ignore[call-overload]
+            if entry is None:
+                return
+            if entry.problem:
+                self._fail(str(entry.path), "scan", entry.problem)
+                continue
+            queue.append((entry.path, pool.submit(self._prepare, entry.path)))
+
+    def _take(self, path: Path, fut: Future[_Prepared]) -> _Prepared | None:
+        try:
+            return fut.result()
+        except _Skip:
+            self._count(str(path), FileStatus.UNCHANGED)
+        except FileProblem as exc:
+            self._fail(str(path), exc.stage, exc.reason)
+        except Exception as exc:
+            log.exception("preparing %s failed", path)
+            self._fail(str(path), "prepare", describe_error(exc))
+        return None
+
+    # per file, on the prep pool ----------------------------------------------------------
+    def _prepare(self, path: Path) -> _Prepared:
+        st = _stat(path)
+        key = os.path.abspath(path)
+        known = self.s.cache.get_file(self.job.collection, key)
+        if known and known.size == st.st_size and known.mtime_ns == st.st_mtime_ns:
+            raise _Skip()
+        if st.st_size == 0:
+            raise FileProblem("read", "empty file (0 bytes)")
+        sha = _at_stage("hash", sha256_file, path)
+        meta = _at_stage("metadata", read_metadata, path, st)
+        cached = self.s.cache.get(self.model, sha)
+        if cached is not None and (cached.caption is not None or not self.job.caption):
+            return _Prepared(path, st, sha, meta, cached=cached)
+        image = _at_stage("decode", load_prepared, path, MODEL_SIDE)
+        if _stat(path).st_mtime_ns != st.st_mtime_ns:
+            raise FileProblem("read", "file changed while it was being read; run again to pick it up")
+        return _Prepared(path, st, sha, meta, image=image)
+
+    # inference ---------------------------------------------------------------------------
+    def _submit(
+        self,
+        pool: ThreadPoolExecutor,
+        queue: deque[tuple[Future[list[InferenceResult]], list[_Prepared]]],
+        batch: list[_Prepared],
+        limit: int,
+    ) -> None:
+        while len(queue) >= limit and not self.job.cancelled:
+            self._collect(*queue.popleft())
+        assert self.backend is not None
+        inputs = [
+            ImageInput(item.sha256, item.path.name, item.image, item.meta)
+            for item in batch
+            if item.image is not None
+        ]
+        queue.append((pool.submit(self.backend.embed_images, inputs, self.job.caption), batch))
+
+    def _collect(self, fut: Future[list[InferenceResult]], batch: list[_Prepared]) -> None:
+        try:
+            results = fut.result()
+        except IngestError as exc:
+            for item in batch:
+                self._fail(str(item.path), "inference", str(exc))
+            return
+        except Exception as exc:
+            log.exception("inference batch failed")
+            for item in batch:
+                self._fail(str(item.path), "inference", describe_error(exc))
+            return
+        for item, res in zip(batch, results, strict=False):
+            item.image = None  # free pixels as soon as the batch is answered
+            if res.error or res.embedding is None:
+                self._fail(str(item.path), "inference", res.error or "no embedding returned")
+                continue
+            if res.model and res.model != self.model:
+                raise ModelMismatchError(
+                    f"the inference service switched to model {res.model} during the job "
+                    f"(the collection holds {self.model}); stopped to avoid mixing vectors"
+                )
+            caption = res.caption if self.job.caption else None
+            self.s.cache.put(self.model, item.sha256, res.embedding, caption, self.job.collection)
+            self._stage(item, res.embedding, res.caption, FileStatus.INGESTED)
+        for item in batch[len(results) :]:
+            self._fail(str(item.path), "inference", "the service returned fewer results than sent")
+
+    # points ----------------------------------------------------------------------------
+    def _stage(
+        self, item: _Prepared, embedding: list[float], caption: str | None, status: FileStatus
+    ) -> None:
+        pid = point_id(item.sha256)
+        key = os.path.abspath(item.path)
+        record = FileRecord(item.st.st_size, item.st.st_mtime_ns, item.sha256)
+        staged = self.staged.get(pid)
+        if staged is None:
+            payload = build_payload(item.sha256, Path(key), item.meta, caption, self.model)
+            staged = _Staged(PointData(pid, list(embedding), payload))
+            self.staged[pid] = staged
+        elif key not in staged.point.payload["paths"]:
+            staged.point.payload["paths"].append(key)  # same bytes at a second path
+        staged.files.append((key, status, record))
+        if len(self.staged) >= self.settings.upsert_batch_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.staged:
+            return
+        staged, self.staged = list(self.staged.values()), {}
+        try:
+            self.s.store.merge_upsert(self.job.collection, [st.point for st in staged])
+        except CollectionError as exc:
+            raise CollectionError(f"{exc} (it was deleted while the job was writing)") from exc
+        except IngestError as exc:
+            for st in staged:
+                for path, _status, _rec in st.files:
+                    self._fail(path, "store", str(exc))
+            return
+        records = {path: rec for st in staged for path, _s, rec in st.files}
+        self.s.cache.set_files(self.job.collection, records)
+        for st in staged:
+            for path, status, _rec in st.files:
+                self._count(path, status)
+
+    # accounting ------------------------------------------------------------------------
+    def _count(self, path: str, status: FileStatus) -> None:
+        self.job.counters = self.job.counters.add(status)
+        self._emit("progress", path=path)
+
+    def _fail(self, path: str, stage: str, reason: str) -> None:
+        error = FileError(path, stage, reason)
+        self.job.errors.append(error)
+        self.job.counters = self.job.counters.add(FileStatus.FAILED)
+        log.info("failed %s at %s: %s", path, stage, reason)
+        self._emit("progress", path=path, error=error)
+
+    def _emit(
+        self, kind: str, path: str | None = None, error: FileError | None = None,
+        message: str | None = None,
+    ) -> None:
+        event = ProgressEvent(
+            self.job.id, kind, self.job.state, self.job.counters, path, error, message
+        )
+        try:
+            self.on_event(event)
+        except Exception:  # a broken listener must not break ingestion
+            log.exception("progress callback failed")
+
+
+def run_job(services: Services, job: Job, on_event: ProgressCallback | None = None) -> Job:
+    """Run a job to its end on the calling thread; never raises for per-file problems."""
+    return JobRun(services, job, on_event).run()
+
+
+def _stat(path: Path) -> os.stat_result:
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        raise FileProblem("read", "file vanished before it could be read") from None
+    except OSError as exc:
+        raise FileProblem("read", describe_error(exc)) from None
+
+
+def _at_stage(stage: str, fn, *args):  # type: ignore[no-untyped-def]
+    try:
+        return fn(*args)
+    except FileProblem:
+        raise
+    except Exception as exc:
+        raise FileProblem(stage, describe_error(exc)) from None
