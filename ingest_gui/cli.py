@@ -82,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         from ingest_gui.app import main as gui_main  # Qt only when the window is wanted
 
-        return gui_main([])
+        return int(gui_main([]))
     try:
         settings = load_settings()
         from ingest_gui.core.logs import setup_logging

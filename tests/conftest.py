@@ -23,7 +23,7 @@ if os.environ.get("INGEST_GUI_BLOCK_QT"):
 
     sys.meta_path.insert(0, _NoQt())
 
-from tests.mlserver import ml_server  # noqa: E402, F401  (a real HTTP inference server)
+from tests.mlserver import ml_server  # noqa: F401  (a real HTTP inference server)
 
 PHOTOS = Path(
     os.environ.get("INGEST_GUI_PHOTOS")

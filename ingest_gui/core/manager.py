@@ -20,7 +20,7 @@ class CollectionManager:
         self.services = services
 
     def list(self) -> list[CollectionInfo]:
-        return self.services.store.list()
+        return self.services.store.list_collections()
 
     def info(self, name: str) -> CollectionInfo:
         return self.services.store.info(name)

@@ -124,7 +124,7 @@ class VectorStore:
         log.info("created collection %s (%d, %s, %s)", name, vector_size, distance, backend)
         return self.info(name)
 
-    def list(self) -> list[CollectionInfo]:
+    def list_collections(self) -> list[CollectionInfo]:
         """Every collection, sorted by name."""
         with self._lock:
             names = [c.name for c in self._call(self._client.get_collections).collections]

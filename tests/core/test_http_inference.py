@@ -15,11 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ingest_gui.core.errors import InferenceError, ServiceUnavailableError
+from ingest_gui.core.errors import ConfigError, InferenceError, ServiceUnavailableError
 from ingest_gui.core.imaging import load_prepared
 from ingest_gui.core.inference.base import ImageInput
 from ingest_gui.core.inference.http import HttpInferenceClient
-from tests.mlserver import MODEL_CLIP, FakeMLServer, ml_server  # noqa: F401
+from tests.mlserver import MODEL_CLIP, FakeMLServer
+
+# `ml_server` (a real HTTP server speaking the contract) comes from tests/conftest.py.
 
 PHOTOS = Path(
     os.environ.get("INGEST_GUI_PHOTOS")
@@ -41,12 +43,12 @@ def prepared(paths: list[Path]) -> list[ImageInput]:
 
 
 @pytest.fixture
-def photos() -> list[ImageInput]:
+def inputs() -> list[ImageInput]:
     return prepared(photo_paths(4))
 
 
 @pytest.fixture
-def client(ml_server: FakeMLServer) -> Iterator[HttpInferenceClient]:  # noqa: F811
+def client(ml_server: FakeMLServer) -> Iterator[HttpInferenceClient]:
     with HttpInferenceClient(ml_server.url, **FAST) as c:  # type: ignore[arg-type]
         yield c
 
@@ -62,51 +64,47 @@ def closed_port() -> int:
 
 
 def test_batch_of_real_photos(
-    client: HttpInferenceClient, ml_server: FakeMLServer, photos: list[ImageInput]  # noqa: F811
+    client: HttpInferenceClient, ml_server: FakeMLServer, inputs: list[ImageInput]
 ) -> None:
     assert client.model_name == f"http:{MODEL_CLIP}"
-    results = client.embed_images(photos)
+    results = client.embed_images(inputs)
 
-    assert [r.unique_id for r in results] == [p.unique_id for p in photos]
-    for item, result in zip(photos, results, strict=True):
+    assert [r.unique_id for r in results] == [p.unique_id for p in inputs]
+    for item, result in zip(inputs, results, strict=True):
         assert result.error is None
         assert result.embedding is not None and len(result.embedding) == 512
         w, h = item.image.size
         assert result.caption == f"a photo of size {w}x{h}"
         assert result.model == f"http:{MODEL_CLIP}"
-    assert len({tuple(r.embedding or []) for r in results}) == len(photos)
+    assert len({tuple(r.embedding or []) for r in results}) == len(inputs)
     batch = ml_server.requests[-1]
-    assert batch.caption is True and batch.count == len(photos)
+    assert batch.caption is True and batch.count == len(inputs)
 
 
 def test_caption_false_gives_no_caption(
-    client: HttpInferenceClient, ml_server: FakeMLServer, photos: list[ImageInput]  # noqa: F811
+    client: HttpInferenceClient, ml_server: FakeMLServer, inputs: list[ImageInput]
 ) -> None:
-    results = client.embed_images(photos[:2], caption=False)
+    results = client.embed_images(inputs[:2], caption=False)
     assert all(r.caption is None and r.embedding for r in results)
     assert ml_server.requests[-1].caption is False
 
 
-def test_empty_batch_sends_nothing(
-    client: HttpInferenceClient, ml_server: FakeMLServer  # noqa: F811
-) -> None:
+def test_empty_batch_sends_nothing(client: HttpInferenceClient, ml_server: FakeMLServer) -> None:
     assert client.embed_images([]) == []
     assert ml_server.requests == []
 
 
 def test_bad_item_errors_alone(
-    client: HttpInferenceClient, ml_server: FakeMLServer, photos: list[ImageInput]  # noqa: F811
+    client: HttpInferenceClient, ml_server: FakeMLServer, inputs: list[ImageInput]
 ) -> None:
-    ml_server.bad_ids = {photos[1].unique_id}
-    results = client.embed_images(photos)
+    ml_server.bad_ids = {inputs[1].unique_id}
+    results = client.embed_images(inputs)
     assert results[1].error and "injected" in results[1].error
     assert results[1].embedding is None
     assert all(r.error is None and r.embedding for i, r in enumerate(results) if i != 1)
 
 
-def test_text_capabilities_and_health(
-    client: HttpInferenceClient, ml_server: FakeMLServer  # noqa: F811
-) -> None:
+def test_text_capabilities_and_health(client: HttpInferenceClient, ml_server: FakeMLServer) -> None:
     vector = client.embed_text("a dog on a beach")
     assert vector is not None and len(vector) == 512
     assert client.embed_text("a dog on a beach") == vector
@@ -119,7 +117,7 @@ def test_text_capabilities_and_health(
 
 
 def test_connect_is_idempotent_and_thread_safe(
-    client: HttpInferenceClient, ml_server: FakeMLServer  # noqa: F811
+    client: HttpInferenceClient, ml_server: FakeMLServer
 ) -> None:
     names: list[str] = []
     threads = [threading.Thread(target=lambda: names.append(client.model_name)) for _ in range(8)]
@@ -133,13 +131,13 @@ def test_connect_is_idempotent_and_thread_safe(
 
 
 def test_concurrent_batches_share_one_client(
-    client: HttpInferenceClient, ml_server: FakeMLServer, photos: list[ImageInput]  # noqa: F811
+    client: HttpInferenceClient, ml_server: FakeMLServer, inputs: list[ImageInput]
 ) -> None:
     ml_server.delay_s = 0.2
     outcomes: list[int] = []
 
     def work(i: int) -> None:
-        outcomes.append(len(client.embed_images([photos[i]])))
+        outcomes.append(len(client.embed_images([inputs[i]])))
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
     for t in threads:
@@ -154,44 +152,44 @@ def test_concurrent_batches_share_one_client(
 
 
 def test_503_twice_then_ok(
-    client: HttpInferenceClient, ml_server: FakeMLServer, photos: list[ImageInput]  # noqa: F811
+    client: HttpInferenceClient, ml_server: FakeMLServer, inputs: list[ImageInput]
 ) -> None:
     ml_server.fail_next_503 = 2
-    results = client.embed_images(photos[:2])
+    results = client.embed_images(inputs[:2])
     assert all(r.embedding for r in results)
     statuses = [c.status for c in ml_server.calls_to("/api/v1/batch_embed_and_caption")]
     assert statuses == [503, 503, 200]
 
 
 def test_503_forever_is_service_unavailable(
-    client: HttpInferenceClient, ml_server: FakeMLServer, photos: list[ImageInput]  # noqa: F811
+    client: HttpInferenceClient, ml_server: FakeMLServer, inputs: list[ImageInput]
 ) -> None:
     ml_server.fail_next_503 = 100
     with pytest.raises(ServiceUnavailableError, match="not ready"):
-        client.embed_images(photos[:1])
+        client.embed_images(inputs[:1])
     assert len(ml_server.calls) == 1 + FAST["retries"]
 
 
 def test_500_is_retried_at_most_twice(
-    client: HttpInferenceClient, ml_server: FakeMLServer, photos: list[ImageInput]  # noqa: F811
+    client: HttpInferenceClient, ml_server: FakeMLServer, inputs: list[ImageInput]
 ) -> None:
     ml_server.fail_next_500 = 10
     with pytest.raises(InferenceError, match="HTTP 500"):
-        client.embed_images(photos[:1])
+        client.embed_images(inputs[:1])
     assert len(ml_server.calls) == 3
 
 
-def test_4xx_is_not_retried(ml_server: FakeMLServer, photos: list[ImageInput]) -> None:  # noqa: F811
+def test_4xx_is_not_retried(ml_server: FakeMLServer, inputs: list[ImageInput]) -> None:
     ml_server.require_api_key = "the-right-key"
     with (
         HttpInferenceClient(ml_server.url, api_key="a-wrong-key", **FAST) as c,  # type: ignore[arg-type]
         pytest.raises(InferenceError, match="HTTP 401"),
     ):
-        c.embed_images(photos[:1])
+        c.embed_images(inputs[:1])
     assert len(ml_server.calls) == 1
 
 
-def test_connect_waits_while_service_warms_up(ml_server: FakeMLServer) -> None:  # noqa: F811
+def test_connect_waits_while_service_warms_up(ml_server: FakeMLServer) -> None:
     ml_server.health_ready = False
     timer = threading.Timer(0.3, setattr, args=(ml_server, "health_ready", True))
     timer.start()
@@ -202,6 +200,18 @@ def test_connect_waits_while_service_warms_up(ml_server: FakeMLServer) -> None: 
         timer.cancel()
     statuses = [c.status for c in ml_server.calls_to("/health")]
     assert statuses[0] == 503 and statuses[-1] == 200
+
+
+def test_url_without_scheme_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="http://"):
+        HttpInferenceClient("localhost:8001")
+
+
+def test_health_after_close_does_not_raise(ml_server: FakeMLServer) -> None:
+    c = HttpInferenceClient(ml_server.url)
+    c.close()
+    c.close()
+    assert not c.health().ok
 
 
 def test_closed_port_is_unreachable_quickly() -> None:
@@ -218,15 +228,15 @@ def test_closed_port_is_unreachable_quickly() -> None:
 
 
 def test_malformed_json_is_inference_error(
-    client: HttpInferenceClient, ml_server: FakeMLServer, photos: list[ImageInput]  # noqa: F811
+    client: HttpInferenceClient, ml_server: FakeMLServer, inputs: list[ImageInput]
 ) -> None:
     ml_server.malformed_json_next = 1
     with pytest.raises(InferenceError, match="malformed JSON"):
-        client.embed_images(photos[:2])
+        client.embed_images(inputs[:2])
 
 
 def test_wrong_vector_size_is_refused_on_connect(
-    client: HttpInferenceClient, ml_server: FakeMLServer  # noqa: F811
+    client: HttpInferenceClient, ml_server: FakeMLServer
 ) -> None:
     ml_server.vector_size = 384
     with pytest.raises(InferenceError, match="384") as info:
@@ -235,44 +245,47 @@ def test_wrong_vector_size_is_refused_on_connect(
 
 
 def test_wrong_vector_size_fails_each_item(
-    client: HttpInferenceClient, ml_server: FakeMLServer, photos: list[ImageInput]  # noqa: F811
+    client: HttpInferenceClient, ml_server: FakeMLServer, inputs: list[ImageInput]
 ) -> None:
     ml_server.vector_size = 768
-    results = client.embed_images(photos[:2])
+    results = client.embed_images(inputs[:2])
     for result in results:
         assert result.embedding is None
         assert result.error and "768" in result.error and "512" in result.error
 
 
-def test_slow_service_times_out_clearly(
-    ml_server: FakeMLServer, photos: list[ImageInput]  # noqa: F811
-) -> None:
+def test_slow_service_times_out_clearly(ml_server: FakeMLServer, inputs: list[ImageInput]) -> None:
     ml_server.delay_s = 1.0
     with HttpInferenceClient(ml_server.url, timeout_s=0.3, retries=1, backoff_s=0.01) as c:
         started = time.monotonic()
         with pytest.raises(ServiceUnavailableError, match=r"did not answer within 0\.3 s"):
-            c.embed_images(photos[:1])
+            c.embed_images(inputs[:1])
         assert time.monotonic() - started < 1.5
     assert len(ml_server.requests) == 2  # one retry
 
 
-def test_results_are_matched_by_unique_id(photos: list[ImageInput]) -> None:
+def test_results_are_matched_by_unique_id(inputs: list[ImageInput]) -> None:
     def reversed_results(request: httpx.Request) -> httpx.Response:
         images = json.loads(request.content)["images"]
         results = [
-            {"unique_id": im["unique_id"], "embedding": [float(i)] * 512, "caption": im["filename"],
-             "error": None, "model_name_clip": "m"}
+            {
+                "unique_id": im["unique_id"],
+                "embedding": [float(i)] * 512,
+                "caption": im["filename"],
+                "error": None,
+                "model_name_clip": "m",
+            }
             for i, im in enumerate(images)
         ]
         return httpx.Response(200, json={"results": results[::-1]})
 
     with HttpInferenceClient("http://ml", transport=httpx.MockTransport(reversed_results)) as c:
-        results = c.embed_images(photos[:3])
-    assert [r.caption for r in results] == [p.filename for p in photos[:3]]
+        results = c.embed_images(inputs[:3])
+    assert [r.caption for r in results] == [p.filename for p in inputs[:3]]
     assert [r.embedding[0] for r in results if r.embedding] == [0.0, 1.0, 2.0]
 
 
-def test_wrong_number_of_results_is_inference_error(photos: list[ImageInput]) -> None:
+def test_wrong_number_of_results_is_inference_error(inputs: list[ImageInput]) -> None:
     def one_result(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"results": [{"unique_id": "x", "embedding": None}]})
 
@@ -280,15 +293,13 @@ def test_wrong_number_of_results_is_inference_error(photos: list[ImageInput]) ->
         HttpInferenceClient("http://ml", transport=httpx.MockTransport(one_result)) as c,
         pytest.raises(InferenceError, match="1 results for 3 images"),
     ):
-        c.embed_images(photos[:3])
+        c.embed_images(inputs[:3])
 
 
 # ------------------------------------------------------------------ wire format and secrets
 
 
-def test_payload_per_image_is_small(
-    client: HttpInferenceClient, ml_server: FakeMLServer  # noqa: F811
-) -> None:
+def test_payload_per_image_is_small(client: HttpInferenceClient, ml_server: FakeMLServer) -> None:
     big = PHOTOS / "jpg" / "Reconyx_HC500_Hyperfire.jpg"
     paths = [*photo_paths(3), *([big] if big.exists() else [])]
     client.embed_images(prepared(paths))
@@ -298,14 +309,14 @@ def test_payload_per_image_is_small(
 
 
 def test_bearer_token_is_sent_and_never_logged(
-    ml_server: FakeMLServer, photos: list[ImageInput], caplog: pytest.LogCaptureFixture  # noqa: F811
+    ml_server: FakeMLServer, inputs: list[ImageInput], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     ml_server.require_api_key = TOKEN
     ml_server.fail_next_503 = 1
     with HttpInferenceClient(ml_server.url, api_key=TOKEN, **FAST) as c:  # type: ignore[arg-type]
         c.connect()
-        c.embed_images(photos[:1])
+        c.embed_images(inputs[:1])
         assert c.health().ok
         assert asyncio.run(c.ahealth()).ok
         assert TOKEN not in repr(c)
@@ -314,7 +325,7 @@ def test_bearer_token_is_sent_and_never_logged(
     assert TOKEN not in caplog.text
 
 
-def test_server_gives_undecodable_image_its_own_error(ml_server: FakeMLServer) -> None:  # noqa: F811
+def test_server_gives_undecodable_image_its_own_error(ml_server: FakeMLServer) -> None:
     body = {"images": [{"unique_id": "x", "image_base64": "bm90IGFuIGltYWdl", "filename": "x.jpg"}]}
     answer = httpx.post(f"{ml_server.url}/api/v1/batch_embed_and_caption", json=body).json()
     assert answer["results"][0]["error"]
