@@ -37,13 +37,22 @@ def load_prepared(path: Path, max_side: int = 384) -> Image.Image:
     with Image.open(path) as im:
         im.seek(0)  # first frame of GIF/TIFF
         if im.format == "JPEG":
-            im.draft("RGB", (max_side * 2, max_side * 2))
+            im.draft("RGB", _draft_size(im.size, max_side))
         im.load()
         oriented = ImageOps.exif_transpose(im)
         img = oriented if oriented is not None else im
         img = _to_rgb(img)
         img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
         return img.copy()
+
+
+def _draft_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """The smallest size libjpeg may decode to and still give a max_side thumbnail."""
+    scale = max_side / max(size)
+    if scale >= 1:
+        return size
+    # Size in stored orientation; EXIF orientation only swaps the sides afterwards.
+    return (max(1, int(size[0] * scale)), max(1, int(size[1] * scale)))
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:
