@@ -3,18 +3,21 @@
 Keys (diskcache, SQLite underneath, safe across threads and processes):
   ("emb", model, sha256)              -> CachedResult as (float32 bytes, caption or None)
   ("use", collection, model, sha256)  -> 1: this collection used that entry
-  ("file", collection, path)          -> (size, mtime_ns, sha256): the file is in the collection
+  ("meta", sha256)                    -> metadata read from those bytes (any model, any path)
+The file index (which paths a collection holds) lives beside it in files.sqlite.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import diskcache
 import numpy as np
+
+from ingest_gui.core.file_index import FileIndex, FileRecord
 
 log = logging.getLogger(__name__)
 
@@ -29,15 +32,6 @@ class CachedResult:
     caption: str | None
 
 
-@dataclass(frozen=True)
-class FileRecord:
-    """What a collection holds for a path: enough to tell the file is unchanged."""
-
-    size: int
-    mtime_ns: int
-    sha256: str
-
-
 class EmbeddingCache:
     """Thread- and process-safe cache of inference results and collection file indexes."""
 
@@ -45,8 +39,10 @@ class EmbeddingCache:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
         self._db = diskcache.Cache(str(directory), size_limit=SIZE_LIMIT)
+        self.files = FileIndex(directory / "files.sqlite")
 
     def close(self) -> None:
+        self.files.close()
         self._db.close()
 
     # results ---------------------------------------------------------------------------
@@ -71,29 +67,24 @@ class EmbeddingCache:
         """Record that a collection reused an entry (so deleting another keeps it)."""
         self._db.set(("use", collection, model, sha256), 1)
 
+    def get_metadata(self, sha256: str) -> dict[str, Any] | None:
+        """Metadata read earlier from the same bytes: a warm re-ingest need not parse EXIF."""
+        value = self._db.get(("meta", sha256))
+        return value if isinstance(value, dict) else None
+
+    def put_metadata(self, sha256: str, metadata: dict[str, Any]) -> None:
+        self._db.set(("meta", sha256), metadata)
+
     # file index ------------------------------------------------------------------------
     def get_file(self, collection: str, path: str) -> FileRecord | None:
-        value = self._db.get(("file", collection, path))
-        return FileRecord(*value) if value is not None else None
+        return self.files.get(collection, path)
 
     def set_files(self, collection: str, records: dict[str, FileRecord]) -> None:
         """Record files that are now in the collection (after their upsert succeeded)."""
-        with self._db.transact():
-            for path, rec in records.items():
-                self._db.set(("file", collection, path), (rec.size, rec.mtime_ns, rec.sha256))
+        self.files.put_many(collection, records)
 
     def forget_files(self, collection: str, paths: list[str]) -> None:
-        with self._db.transact():
-            for path in paths:
-                self._db.delete(("file", collection, path))
-
-    def files(self, collection: str) -> Iterator[tuple[str, FileRecord]]:
-        """Every path the collection holds, per this index."""
-        for key in list(self._db.iterkeys()):
-            if key[0] == "file" and key[1] == collection:
-                rec = self.get_file(collection, key[2])
-                if rec is not None:
-                    yield key[2], rec
+        self.files.forget(collection, paths)
 
     # collection-wide operations --------------------------------------------------------
     def clear_collection(self, collection: str) -> int:
@@ -104,8 +95,7 @@ class EmbeddingCache:
                 if key[0] == "use" and key[1] == collection:
                     self._db.delete(key)
                     removed += int(self._db.delete(("emb", key[2], key[3])))
-                elif key[0] == "file" and key[1] == collection:
-                    self._db.delete(key)
+        self.files.drop(collection)
         log.info("cleared %d cached results of collection %s", removed, collection)
         return removed
 
@@ -116,8 +106,6 @@ class EmbeddingCache:
             for key in list(self._db.iterkeys()):
                 if key[0] == "use":
                     users.setdefault((key[2], key[3]), set()).add(key[1])
-                elif key[0] == "file" and key[1] == collection:
-                    self._db.delete(key)
             removed = 0
             for (model, sha), names in users.items():
                 if collection not in names:
@@ -125,6 +113,9 @@ class EmbeddingCache:
                 self._db.delete(("use", collection, model, sha))
                 if names == {collection}:
                     removed += int(self._db.delete(("emb", model, sha)))
+                    if not any(sha == s for (_m, s) in users if (_m, s) != (model, sha)):
+                        self._db.delete(("meta", sha))
+        self.files.drop(collection)
         log.info("dropped %d cached results only collection %s used", removed, collection)
         return removed
 
