@@ -162,7 +162,7 @@ def bench_warm_and_unchanged(tmp: Path, n_files: int) -> None:
 def bench_memory(tmp: Path, n: int) -> None:
     """Resident memory of the real CLI process (not this one) while it ingests n images."""
     folder = tmp / "mem"
-    make_folder(folder, n, (2000, 1500), subdirs=100)
+    make_folder(folder, n, (1600, 1200), subdirs=100)
     with StubML() as ml:
         env = {**os.environ, "INGEST_GUI_DATA_DIR": str(tmp / "d-mem"),
                "ML_INFERENCE_SERVICE_URL": ml.url}
@@ -181,7 +181,7 @@ def bench_memory(tmp: Path, n: int) -> None:
     s = samples or [0.0]
     tenth = max(1, len(s) // 10)
     first, last = statistics.mean(s[:tenth]), statistics.mean(s[-tenth:])
-    print(f"\n6. memory of the CLI ingesting {n} images (3 MP) at {n / elapsed:.0f} images/s")
+    print(f"\n6. memory of the CLI ingesting {n} images (2 MP) at {n / elapsed:.0f} images/s")
     row("resident MB: peak", f"{max(s):.0f}", "target <= 400 MB", max(s) <= 400)
     row("resident MB: first tenth / last tenth", f"{first:.0f} / {last:.0f}", "flat")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 import threading
 import time
@@ -26,6 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Turn folders of photos into a searchable Qdrant vector collection.",
     )
     p.add_argument("--version", action="version", version=f"ingest-gui {__version__}")
+    p.add_argument(
+        "--self-test", action="store_true",
+        help="check every part the app needs in a temporary folder; print a JSON report",
+    )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     ing = sub.add_parser("ingest", help="ingest folders (or image files) into a collection")
@@ -36,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     ing.add_argument("--vector-size", type=int, help="vector size when creating")
     ing.add_argument("--distance", choices=DISTANCES, help="distance when creating")
     ing.add_argument("--no-caption", action="store_true", help="skip captions")
+    ing.add_argument(
+        "--follow-symlinks", action="store_true",
+        help="also read images that symbolic links point to outside the folders",
+    )
     _json_flag(ing)
 
     col = sub.add_parser("collections", help="list, create, inspect, select or delete collections")
@@ -76,13 +86,28 @@ def _json_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
+COMMANDS = ("ingest", "collections", "cache", "search")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
-    args = build_parser().parse_args(argv)
-    if args.command is None:
-        from ingest_gui.app import main as gui_main  # Qt only when the window is wanted
+    if getattr(sys, "frozen", False):
+        import multiprocessing
 
-        return int(gui_main([]))
+        # In the bundle a spawned child (the store's index builder) starts this same
+        # executable: it must run the child's task, not parse its arguments as commands.
+        multiprocessing.freeze_support()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
+        return _window(argv)  # `ingest-gui FOLDER…`, as the desktop's "Open with" runs it
+    args = build_parser().parse_args(argv)
+    _tolerant_stdout()
+    if args.self_test:
+        from ingest_gui.selftest import main as self_test
+
+        return self_test()
+    if args.command is None:
+        return _window([])
     try:
         settings = load_settings()
         from ingest_gui.core.logs import setup_logging
@@ -101,6 +126,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc))
     finally:
         services.close()
+        if getattr(args, "job_cancelled", False):
+            _exit_now(EXIT_CANCELLED)
+
+
+def _exit_now(code: int) -> None:
+    """Exit without joining threads still waiting on a request the cancelled job abandoned."""
+    if any(t.name.startswith("infer-") and t.is_alive() for t in threading.enumerate()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _window(paths: list[str]) -> int:
+    """Open the window, or hand the paths to the one already open."""
+    from ingest_gui.app import main as gui_main  # Qt only when the window is wanted
+
+    return int(gui_main(paths))
+
+
+def _tolerant_stdout() -> None:
+    """Print undecodable file names as \\xNN instead of dying on them."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
 
 
 def _fail(reason: str) -> int:
@@ -116,32 +166,44 @@ def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
 def _ingest(services: Any, args: argparse.Namespace) -> int:
     from ingest_gui.core.manager import CollectionManager
     from ingest_gui.core.pipeline import run_job
+    from ingest_gui.core.scanning import check_roots
 
     manager = CollectionManager(services)
     name = args.collection or manager.active()
     if not name:
         raise IngestError("no collection given and none is active: use --collection NAME")
-    for path in args.paths:
-        if not path.exists():
-            raise IngestError(f"folder not found: {path}")
+    check_roots(args.paths)  # before a collection is created or a job starts
     if not services.store.exists(name):
         if not args.create:
             raise IngestError(f"collection {name!r} does not exist (add --create to create it)")
         manager.create(name, args.vector_size, args.distance, args.backend)
-    job = Job([p.resolve() for p in args.paths], name, args.backend, caption=not args.no_caption)
-    progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
-    worker = threading.Thread(
-        target=run_job, args=(services, job, progress), name=f"job-{job.id}", daemon=True
+    job = Job(
+        [p.resolve() for p in args.paths], name, args.backend,
+        caption=not args.no_caption, follow_symlinks=args.follow_symlinks,
     )
-    worker.start()
+    progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            run_job(services, job, progress)
+        finally:
+            done.set()
+
+    # Ctrl-C cancels the job through a handler, not KeyboardInterrupt: an interrupted
+    # Thread.join() can mark a running thread as finished (CPython 3.11).
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, lambda _s, _f: job.cancel()) if in_main else None
     try:
-        while worker.is_alive():
-            worker.join(0.2)
-    except KeyboardInterrupt:
-        job.cancel()
-        worker.join()
+        threading.Thread(target=work, name=f"job-{job.id}", daemon=True).start()
+        while not done.wait(0.2):
+            pass
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     if progress:
         progress.close()
+    args.job_cancelled = job.cancelled
     return _report(args, job)
 
 

@@ -81,6 +81,18 @@ def services(data_dir: Path) -> Iterator[object]:
 
 
 @pytest.fixture(autouse=True)
+def _no_real_keyring(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tests never read or write the user's real keyring, here or in subprocesses."""
+    import keyring
+    from keyring.backends import null
+
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+    keyring.set_keyring(null.Keyring())
+    yield
+    keyring.set_keyring(null.Keyring())
+
+
+@pytest.fixture(autouse=True)
 def _no_leaked_threads() -> Iterator[None]:
     """Fail a test that leaves job or pool threads running."""
     before = set(threading.enumerate())

@@ -32,6 +32,7 @@ import importlib
 import io
 import json
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -180,6 +181,12 @@ class FakeMLServer(ThreadingHTTPServer):
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (time-out, cancel, kill) is expected here, not a bug."""
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
 
     def batch_calls(self, status: int | None = None) -> list[BatchRecord]:
         """Batch requests received, optionally only those answered with `status`."""

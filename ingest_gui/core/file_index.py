@@ -13,6 +13,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest_gui.core.scanning import display_path
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
     collection TEXT NOT NULL,
@@ -66,7 +68,7 @@ class FileIndex:
     def get(self, collection: str, path: str) -> FileRecord | None:
         row = self._conn().execute(
             "SELECT size, mtime_ns, sha256 FROM files WHERE collection=? AND path=?",
-            (collection, path),
+            (collection, _key(path)),
         ).fetchone()
         return FileRecord(*row) if row else None
 
@@ -74,13 +76,14 @@ class FileIndex:
         with self._conn() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)",
-                [(collection, p, r.size, r.mtime_ns, r.sha256) for p, r in records.items()],
+                [(collection, _key(p), r.size, r.mtime_ns, r.sha256) for p, r in records.items()],
             )
 
     def forget(self, collection: str, paths: Iterable[str]) -> None:
         with self._conn() as db:
             db.executemany(
-                "DELETE FROM files WHERE collection=? AND path=?", [(collection, p) for p in paths]
+                "DELETE FROM files WHERE collection=? AND path=?",
+                [(collection, _key(p)) for p in paths],
             )
 
     def under(self, collection: str, folder: str | None = None) -> Iterator[tuple[str, FileRecord]]:
@@ -88,7 +91,7 @@ class FileIndex:
         sql = "SELECT path, size, mtime_ns, sha256 FROM files WHERE collection=?"
         args: tuple[str, ...] = (collection,)
         if folder is not None:
-            prefix = folder.rstrip(os.sep) + os.sep
+            prefix = _key(folder.rstrip(os.sep) + os.sep)
             # a range query on the primary key: everything that starts with the prefix
             sql += " AND path >= ? AND path < ?"
             args = (collection, prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1))
@@ -98,3 +101,8 @@ class FileIndex:
     def drop(self, collection: str) -> None:
         with self._conn() as db:
             db.execute("DELETE FROM files WHERE collection=?", (collection,))
+
+
+def _key(path: str) -> str:
+    """The path as SQLite TEXT: undecodable bytes of a file name (surrogates) shown as \\xNN."""
+    return display_path(path)

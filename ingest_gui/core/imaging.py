@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 from PIL import Image, ImageOps
 
@@ -18,13 +20,30 @@ def register_heif() -> None:
     global _heif_registered
     if _heif_registered:
         return
-    try:
-        from pillow_heif import register_heif_opener
-
-        register_heif_opener()
-    except ImportError:  # pragma: no cover - pillow-heif is a dependency
-        log.warning("pillow-heif not installed: HEIC/HEIF files cannot be decoded")
+    opener = _heif_opener()
+    if opener is None:  # pragma: no cover - pi-heif is a dependency
+        log.warning("neither pi-heif nor pillow-heif is installed: HEIC/HEIF cannot be decoded")
+    else:
+        opener()
     _heif_registered = True
+
+
+def _heif_opener() -> Callable[[], None] | None:
+    """pi-heif's opener, else pillow-heif's, else None."""
+    # pi-heif is the read-only build (no 22 MB HEVC encoder in the bundle); pillow-heif
+    # decodes the same files and serves where only it is installed.
+    try:
+        from pi_heif import register_heif_opener
+
+        return cast(Callable[[], None], register_heif_opener)
+    except ImportError:
+        pass
+    try:
+        from pillow_heif import register_heif_opener as pillow_heif_opener
+
+        return cast(Callable[[], None], pillow_heif_opener)
+    except ImportError:
+        return None
 
 
 def load_prepared(path: Path, max_side: int = 384) -> Image.Image:

@@ -89,6 +89,7 @@ class Job:
     collection: str
     backend: str | None = None  # None: the collection's own backend
     caption: bool = True
+    follow_symlinks: bool = False  # follow symbolic links that lead out of the folders
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     state: JobState = JobState.QUEUED
     counters: Counters = field(default_factory=Counters)

@@ -11,19 +11,24 @@ _FORMAT = "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"
 
 
 def setup_logging(log_dir: Path, level: int = logging.INFO) -> Path:
-    """Send the package's logs to <log_dir>/ingest_gui.log (5 x 2 MB); returns the file."""
+    """Send the package's logs and Python warnings to <log_dir>/ingest_gui.log (5 x 2 MB)."""
     log_dir.mkdir(parents=True, exist_ok=True)
     path = log_dir / LOG_NAME
-    root = logging.getLogger("ingest_gui")
-    for handler in list(root.handlers):
-        if getattr(handler, "_ingest_gui", False):
-            root.removeHandler(handler)
-            handler.close()
     handler = logging.handlers.RotatingFileHandler(
-        path, maxBytes=2_000_000, backupCount=5, encoding="utf-8", delay=True
+        path, maxBytes=2_000_000, backupCount=5, encoding="utf-8", delay=True,
+        errors="backslashreplace",  # an undecodable file name must not break logging
     )
     handler.setFormatter(logging.Formatter(_FORMAT))
     handler._ingest_gui = True  # type: ignore[attr-defined]
-    root.addHandler(handler)
-    root.setLevel(level)
+    # Pillow warns (corrupt EXIF, large images) through `warnings`: log it, not on stderr.
+    logging.captureWarnings(True)
+    for name in ("ingest_gui", "py.warnings"):
+        logger = logging.getLogger(name)
+        for old in list(logger.handlers):
+            if getattr(old, "_ingest_gui", False):
+                logger.removeHandler(old)
+                old.close()
+        logger.addHandler(handler)
+        logger.setLevel(level)
+    logging.getLogger("py.warnings").propagate = False
     return path

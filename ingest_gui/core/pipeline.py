@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import time
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -23,6 +25,7 @@ from ingest_gui.core.errors import (
     FileProblem,
     IngestError,
     ModelMismatchError,
+    ServiceUnavailableError,
 )
 from ingest_gui.core.hashing import sha256_file
 from ingest_gui.core.imaging import load_prepared
@@ -39,7 +42,7 @@ from ingest_gui.core.jobs import (
 from ingest_gui.core.metadata import ImageMetadata, read_metadata
 from ingest_gui.core.points import build_payload, point_id
 from ingest_gui.core.reasons import describe_error
-from ingest_gui.core.scanning import ScanEntry, scan_paths
+from ingest_gui.core.scanning import ScanEntry, check_roots, display_path, scan_paths
 from ingest_gui.core.services import Services
 from ingest_gui.core.store import CollectionInfo, PointData
 
@@ -47,6 +50,7 @@ log = logging.getLogger(__name__)
 
 PREP_WORKERS = max(2, min(4, os.cpu_count() or 2))
 MODEL_SIDE = 384  # the models take ~224-384 px; nothing larger is decoded or sent
+POLL_S = 0.1  # how often a wait on a slow batch looks at the cancel flag
 
 
 @dataclass
@@ -80,6 +84,7 @@ class JobRun:
         self.backend: InferenceBackend | None = None
         self.model = ""
         self.staged: dict[str, _Staged] = {}
+        self.service_down: str | None = None  # set when the ML service stops answering
 
     # outer frame -----------------------------------------------------------------------
     def run(self) -> Job:
@@ -87,14 +92,24 @@ class JobRun:
         job.state, job.started_at = JobState.RUNNING, time.time()
         self._emit("started")
         try:
-            self._check_folders()
+            check_roots(job.folders)
             info = self.s.store.info(job.collection)
             self._bind_backend(info)
-            entries = list(scan_paths(job.folders, skip_dirs=[self.settings.data_dir]))
+            entries = list(
+                scan_paths(
+                    job.folders, skip_dirs=[self.settings.data_dir],
+                    follow_outside=job.follow_symlinks,
+                )
+            )
             job.counters = Counters(total=len(entries))
             self._emit("scanned")
             self._process(entries)
             job.state = JobState.CANCELLED if job.cancelled else JobState.COMPLETED
+            if self.service_down and not job.message:
+                job.message = (
+                    f"the ML service stopped answering during the job ({self.service_down}); "
+                    "the files it did not embed are listed as failed and a new run retries them"
+                )
         except IngestError as exc:
             job.state, job.message = JobState.FAILED, str(exc)
         except Exception as exc:  # a bug must still end the job readably, never hang it
@@ -105,11 +120,6 @@ class JobRun:
             log.info("job %s %s: %s", job.id, job.state.value, job.counters)
             self._emit("finished", message=job.message)
         return job
-
-    def _check_folders(self) -> None:
-        for folder in self.job.folders:
-            if not Path(folder).exists():
-                raise IngestError(f"folder not found: {folder}")
 
     def _bind_backend(self, info: CollectionInfo) -> None:
         kind = self.job.backend or info.backend or self.settings.backend
@@ -186,6 +196,8 @@ class JobRun:
             queue.append((entry.path, pool.submit(self._prepare, entry.path)))
 
     def _take(self, path: Path, fut: Future[_Prepared]) -> _Prepared | None:
+        if not self._wait(fut):
+            return None  # cancelled: the file is left for the next run, not counted
         try:
             return fut.result()
         except _Skip:
@@ -200,6 +212,8 @@ class JobRun:
     # per file, on the prep pool ----------------------------------------------------------
     def _prepare(self, path: Path) -> _Prepared:
         st = _stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise FileProblem("read", "not a regular file (a pipe, socket or device)")
         key = os.path.abspath(path)
         known = self.s.cache.get_file(self.job.collection, key)
         if known and known.size == st.st_size and known.mtime_ns == st.st_mtime_ns:
@@ -207,14 +221,27 @@ class JobRun:
         if st.st_size == 0:
             raise FileProblem("read", "empty file (0 bytes)")
         sha = _at_stage("hash", sha256_file, path)
-        meta = _at_stage("metadata", read_metadata, path, st)
         cached = self.s.cache.get(self.model, sha)
+        meta = self._metadata(path, st, sha)
         if cached is not None and (cached.caption is not None or not self.job.caption):
             return _Prepared(path, st, sha, meta, cached=cached)
-        image = _at_stage("decode", load_prepared, path, MODEL_SIDE)
-        if _stat(path).st_mtime_ns != st.st_mtime_ns:
+        image = _decode(path, meta.format)
+        after = _stat(path)
+        if (after.st_mtime_ns, after.st_size) != (st.st_mtime_ns, st.st_size):
             raise FileProblem("read", "file changed while it was being read; run again to pick it up")
         return _Prepared(path, st, sha, meta, image=image)
+
+    def _metadata(self, path: Path, st: os.stat_result, sha: str) -> ImageMetadata:
+        """EXIF depends only on the bytes: reuse what was read before, refresh the file facts."""
+        known = self.s.cache.get_metadata(sha)
+        if known is not None:
+            try:
+                return ImageMetadata(**(known | {"file_size": st.st_size, "mtime": st.st_mtime}))
+            except TypeError:
+                pass  # written by an older version with other fields: read again
+        meta: ImageMetadata = _at_stage("metadata", read_metadata, path, st)
+        self.s.cache.put_metadata(sha, meta.to_payload())
+        return meta
 
     # inference ---------------------------------------------------------------------------
     def _submit(
@@ -226,17 +253,31 @@ class JobRun:
     ) -> None:
         while len(queue) >= limit and not self.job.cancelled:
             self._collect(*queue.popleft())
+        if self.job.cancelled:
+            return
+        if self.service_down:
+            # The service is gone: failing fast beats a full retry cycle for every batch.
+            for item in batch:
+                self._fail(str(item.path), "inference", f"not sent: {self.service_down}")
+            return
         assert self.backend is not None
         inputs = [
-            ImageInput(item.sha256, item.path.name, item.image, item.meta)
+            ImageInput(item.sha256, display_path(item.path.name), item.image, item.meta)
             for item in batch
             if item.image is not None
         ]
         queue.append((pool.submit(self.backend.embed_images, inputs, self.job.caption), batch))
 
     def _collect(self, fut: Future[list[InferenceResult]], batch: list[_Prepared]) -> None:
+        if not self._wait(fut):
+            return  # cancelled while the batch was in flight: abandoned, not counted
         try:
             results = fut.result()
+        except ServiceUnavailableError as exc:
+            self._check_service(exc)
+            for item in batch:
+                self._fail(str(item.path), "inference", str(exc))
+            return
         except IngestError as exc:
             for item in batch:
                 self._fail(str(item.path), "inference", str(exc))
@@ -262,6 +303,21 @@ class JobRun:
         for item in batch[len(results) :]:
             self._fail(str(item.path), "inference", "the service returned fewer results than sent")
 
+    def _check_service(self, exc: ServiceUnavailableError) -> None:
+        """After a batch gave up: if the service is down too, stop sending it batches."""
+        assert self.backend is not None
+        if self.service_down is None and not self.backend.health().ok:
+            self.service_down = str(exc)
+            log.warning("job %s: ML service down, not sending more batches: %s", self.job.id, exc)
+
+    def _wait(self, fut: Future[Any]) -> bool:
+        """Wait for a future, looking at the cancel flag; False when the job was cancelled."""
+        while not fut.done():
+            if self.job.cancelled:
+                return False
+            wait([fut], timeout=POLL_S)
+        return True
+
     # points ----------------------------------------------------------------------------
     def _stage(
         self, item: _Prepared, embedding: list[float], caption: str | None, status: FileStatus
@@ -274,8 +330,8 @@ class JobRun:
             payload = build_payload(item.sha256, Path(key), item.meta, caption, self.model)
             staged = _Staged(PointData(pid, list(embedding), payload))
             self.staged[pid] = staged
-        elif key not in staged.point.payload["paths"]:
-            staged.point.payload["paths"].append(key)  # same bytes at a second path
+        elif display_path(key) not in staged.point.payload["paths"]:
+            staged.point.payload["paths"].append(display_path(key))  # same bytes, second path
         staged.files.append((key, status, record))
         if len(self.staged) >= self.settings.upsert_batch_size:
             self._flush()
@@ -284,27 +340,42 @@ class JobRun:
         if not self.staged:
             return
         staged, self.staged = list(self.staged.values()), {}
+        name = self.job.collection
+        records = {path: rec for st in staged for path, _s, rec in st.files}
         try:
-            self.s.store.merge_upsert(self.job.collection, [st.point for st in staged])
+            # The file index is written under the store's lock, right after the points:
+            # a concurrent delete of the collection then sees both or neither.
+            self.s.store.merge_upsert(
+                name, [st.point for st in staged],
+                after=lambda: self.s.cache.set_files(name, records),
+            )
         except CollectionError as exc:
+            self._forget_deleted(name)
             raise CollectionError(f"{exc} (it was deleted while the job was writing)") from exc
         except IngestError as exc:
             for st in staged:
                 for path, _status, _rec in st.files:
                     self._fail(path, "store", str(exc))
             return
-        records = {path: rec for st in staged for path, _s, rec in st.files}
-        self.s.cache.set_files(self.job.collection, records)
         for st in staged:
             for path, status, _rec in st.files:
                 self._count(path, status)
 
+    def _forget_deleted(self, name: str) -> None:
+        """Drop what this job cached for a collection deleted under it (no half state)."""
+        try:
+            if not self.s.store.exists(name):
+                self.s.cache.drop_collection(name)
+        except IngestError as exc:
+            log.warning("could not tidy the cache of deleted collection %s: %s", name, exc)
+
     # accounting ------------------------------------------------------------------------
     def _count(self, path: str, status: FileStatus) -> None:
         self.job.counters = self.job.counters.add(status)
-        self._emit("progress", path=path)
+        self._emit("progress", path=display_path(path))
 
     def _fail(self, path: str, stage: str, reason: str) -> None:
+        path = display_path(path)  # shown, logged and written as JSON: must be valid UTF-8
         error = FileError(path, stage, reason)
         self.job.errors.append(error)
         self.job.counters = self.job.counters.add(FileStatus.FAILED)
@@ -336,6 +407,16 @@ def _stat(path: Path) -> os.stat_result:
         raise FileProblem("read", "file vanished before it could be read") from None
     except OSError as exc:
         raise FileProblem("read", describe_error(exc)) from None
+
+
+def _decode(path: Path, image_format: str | None) -> Image.Image:
+    """Decode and downscale; a failure names the format ("truncated JPEG (...)")."""
+    try:
+        return load_prepared(path, MODEL_SIDE)
+    except FileProblem:
+        raise
+    except Exception as exc:
+        raise FileProblem("decode", describe_error(exc, image_format)) from None
 
 
 def _at_stage(stage: str, fn, *args):  # type: ignore[no-untyped-def]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest_gui.core.metadata import ImageMetadata
+from ingest_gui.core.scanning import display_path
 
 # Fixed namespace: the same bytes get the same id on every machine and after any cache loss.
 POINT_NAMESPACE = uuid.UUID("5b0c8a52-6a5e-4c59-9d0e-3f3c0b6a1d17")
@@ -26,8 +27,8 @@ def build_payload(
     payload.pop("warnings", None)
     payload.update(
         sha256=sha256,
-        paths=[str(path)],
-        filename=path.name,
+        paths=[display_path(path)],  # valid UTF-8 even for undecodable file names
+        filename=display_path(path.name),
         caption=caption or "",
         model=model,
         ingested_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),

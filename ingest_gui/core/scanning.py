@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from ingest_gui.core.errors import IngestError
+from ingest_gui.core.reasons import describe_error
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,33 @@ def looks_like_image(path: Path) -> bool:
     return any(head[off : off + len(sig)] == sig for off, sig in _MAGIC)
 
 
+def display_path(path: str | os.PathLike[str]) -> str:
+    """The path as valid UTF-8 text: undecodable bytes of a file name shown as \\xNN."""
+    text = os.fspath(path)
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate that did not come from a byte (Windows)
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def check_roots(roots: Iterable[Path]) -> None:
+    """Refuse, before a job starts, a path that is missing, unreadable, or a file but no image."""
+    for root in roots:
+        root = Path(root)
+        shown = display_path(root)
+        if not root.exists():
+            raise IngestError(f"folder not found: {shown}")
+        if root.is_dir():
+            try:
+                with os.scandir(root):
+                    pass
+            except OSError as exc:
+                raise IngestError(f"cannot open folder {shown}: {_why(exc)}") from None
+        elif not (root.is_file() and (is_image_name(root.name) or looks_like_image(root))):
+            raise IngestError(f"not a folder: {shown} is a file, and not an image")
+
+
 def scan_paths(
     roots: Iterable[Path], skip_dirs: Iterable[Path] = (), follow_outside: bool = False
 ) -> Iterator[ScanEntry]:
@@ -87,7 +118,9 @@ def _walk(
         with os.scandir(folder) as it:
             children = sorted(it, key=lambda e: e.name)
     except OSError as exc:
+        # Reported as a failure, not skipped quietly: the images inside are not accounted for.
         log.warning("cannot list %s: %s", folder, exc)
+        yield ScanEntry(folder, f"cannot open this folder: {_why(exc)}")
         return
     for child in children:
         path = Path(child.path)
@@ -98,6 +131,10 @@ def _walk(
         elif child.is_dir(follow_symlinks=False):
             if _real(path) not in skip:
                 yield from _walk(path, real_root, skip, visited, follow_outside)
+        elif not child.is_file(follow_symlinks=False):
+            # A pipe, socket or device: opening a FIFO would block the job for ever.
+            if is_image_name(child.name):
+                yield ScanEntry(path, "not a regular file (a pipe, socket or device)")
         else:
             entry = _file_entry(path, Path(real_root), follow_outside)
             if entry is not None:
@@ -109,13 +146,9 @@ def _symlink(
 ) -> Iterator[ScanEntry]:
     try:
         target = path.resolve(strict=True)
-    except RuntimeError:
-        if is_image_name(path.name) or not path.suffix:
-            yield ScanEntry(path, "symbolic link loop")
-        return
-    except OSError:
+    except (RuntimeError, OSError) as exc:
         if is_image_name(path.name):
-            yield ScanEntry(path, "broken symbolic link (its target does not exist)")
+            yield ScanEntry(path, _link_problem(exc))
         return
     inside = _is_inside(str(target), real_root)
     if target.is_dir():
@@ -133,6 +166,20 @@ def _symlink(
         yield ScanEntry(path, f"symbolic link points outside the folder ({target}); not followed")
         return
     yield ScanEntry(path)
+
+
+def _why(exc: OSError) -> str:
+    """Why a folder cannot be listed."""
+    return "permission denied" if isinstance(exc, PermissionError) else describe_error(exc)
+
+
+def _link_problem(exc: BaseException) -> str:
+    """Why a symbolic link cannot be resolved (Python < 3.13 raises RuntimeError on a loop)."""
+    if isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP:
+        return "symbolic link loop"
+    if isinstance(exc, FileNotFoundError):
+        return "broken symbolic link (its target does not exist)"
+    return f"symbolic link cannot be followed: {describe_error(exc)}"
 
 
 def _file_entry(path: Path, root: Path, follow_outside: bool) -> ScanEntry | None:

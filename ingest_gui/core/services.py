@@ -6,12 +6,23 @@ import logging
 import threading
 
 from ingest_gui.core.cache import EmbeddingCache
+from ingest_gui.core.edge_store import EdgeStore
 from ingest_gui.core.errors import ConfigError
 from ingest_gui.core.inference.base import InferenceBackend
 from ingest_gui.core.settings import Settings
 from ingest_gui.core.store import VectorStore
 
 log = logging.getLogger(__name__)
+
+# Embedded: Qdrant Edge in this process. A server (QDRANT_URL / QDRANT_HOST): qdrant-client.
+Store = VectorStore | EdgeStore
+
+
+def open_store(settings: Settings) -> Store:
+    """The store the settings ask for."""
+    if settings.qdrant_embedded:
+        return EdgeStore.from_settings(settings)
+    return VectorStore.from_settings(settings)
 
 
 class Services:
@@ -20,12 +31,12 @@ class Services:
     def __init__(
         self,
         settings: Settings,
-        store: VectorStore | None = None,
+        store: Store | None = None,
         cache: EmbeddingCache | None = None,
     ) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = store or VectorStore.from_settings(settings)
+        self.store: Store = store or open_store(settings)
         self.cache = cache or EmbeddingCache(settings.cache_dir)
         self._backends: dict[tuple[str, int], InferenceBackend] = {}
         self._lock = threading.Lock()
@@ -37,6 +48,11 @@ class Services:
             if key not in self._backends:
                 self._backends[key] = self._make_backend(kind, vector_size)
             return self._backends[key]
+
+    def add_backend(self, kind: str, vector_size: int, backend: InferenceBackend) -> None:
+        """Use a backend built elsewhere (a test's client with short back-off, say)."""
+        with self._lock:
+            self._backends[(kind, vector_size)] = backend
 
     def _make_backend(self, kind: str, vector_size: int) -> InferenceBackend:
         if kind == "builtin":

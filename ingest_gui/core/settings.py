@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -66,13 +68,13 @@ class Settings:
 
     data_dir: Path
     ml_url: str = "http://localhost:8001"
-    ml_api_key: str | None = None
+    ml_api_key: str | None = field(default=None, repr=False)  # never printed or logged
     ml_timeout_s: float = 120.0
     ml_max_in_flight: int = 2
     qdrant_url: str | None = None
     qdrant_host: str | None = None
     qdrant_port: int = 6333
-    qdrant_api_key: str | None = None
+    qdrant_api_key: str | None = field(default=None, repr=False)
     vector_size: int = 512
     distance: str = "Cosine"
     ml_batch_size: int = 8
@@ -118,19 +120,50 @@ def user_values(settings: Settings) -> dict[str, Any]:
 
 
 def load_settings(env: Mapping[str, str] | None = None, data_dir: Path | None = None) -> Settings:
-    """Defaults, then the user's settings file, then environment variables (which win)."""
+    """Defaults, the settings file, then environment variables (which win); keys: env, keyring."""
     env = os.environ if env is None else env
     root = data_dir or resolve_data_dir(env)
     values: dict[str, Any] = _read_settings_file(root / SETTINGS_FILE)
+    for name in SECRET_FIELDS:
+        values.pop(name, None)  # a secret is never taken from a plain-text file
     from_env: set[str] = set()
     for name, var in ENV_VARS.items():
         raw = env.get(var)
         if raw is not None and raw.strip() != "":
             values[name] = _parse(name, var, raw.strip())
             from_env.add(name)
+    values.update(_keyring_secrets(from_env))
     known = {f.name for f in fields(Settings)}
     values = {k: v for k, v in values.items() if k in known and k not in ("data_dir", "from_env")}
     return _validated(Settings(data_dir=root, from_env=frozenset(from_env), **values))
+
+
+def _keyring_secrets(from_env: set[str]) -> dict[str, str]:
+    """The API keys the environment does not set, from the OS keyring."""
+    from ingest_gui.core.secrets import get_secret
+
+    found = {}
+    for name in sorted(SECRET_FIELDS - from_env):
+        value = get_secret(ENV_VARS[name])
+        if value:
+            found[name] = value
+    return found
+
+
+def save_secrets(settings: Settings) -> list[str]:
+    """Save the API keys (those not set by the environment) in the OS keyring.
+
+    Returns the environment variables that must carry the keys instead, because no usable
+    keyring exists; an empty key forgets the saved one.
+    """
+    from ingest_gui.core.secrets import set_secret
+
+    unsaved = []
+    for name in sorted(SECRET_FIELDS - settings.from_env):
+        value = getattr(settings, name)
+        if not set_secret(ENV_VARS[name], value) and value:
+            unsaved.append(ENV_VARS[name])
+    return unsaved
 
 
 def save_settings(settings: Settings) -> Path:
@@ -142,11 +175,20 @@ def save_settings(settings: Settings) -> Path:
 
 
 def write_json_atomic(path: Path, payload: object) -> None:
-    """Write JSON through a temp file and rename, so a crash never leaves half a file."""
+    """Write JSON through a private temp file and rename: a crash never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
-    os.replace(tmp, path)
+    # A unique temp name: two processes saving at once must not write into one temp file.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(payload, fh, indent=2, default=str)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def read_json(path: Path) -> dict[str, Any]:

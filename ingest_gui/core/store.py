@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from qdrant_client import QdrantClient, models
 
 from ingest_gui.core.errors import CollectionError, StoreError
-from ingest_gui.core.settings import DISTANCES, Settings
+from ingest_gui.core.scanning import display_path
+from ingest_gui.core.settings import DISTANCES, Settings, read_json, write_json_atomic
 
 log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _META_KEY = "ingest_gui"
+_OWNER_FILE = "owner.json"  # who holds the embedded store's lock
 
 
 @dataclass(frozen=True)
@@ -165,8 +169,14 @@ class VectorStore:
         log.info("deleted collection %s", name)
 
     # points ----------------------------------------------------------------------------
-    def merge_upsert(self, name: str, points: list[PointData]) -> None:
-        """Upsert points, keeping every path already recorded for the same content."""
+    def merge_upsert(
+        self, name: str, points: list[PointData], after: Callable[[], None] | None = None
+    ) -> None:
+        """Upsert points, keeping every path already recorded for the same content.
+
+        `after` runs once the points are written, still under the lock, so a concurrent
+        delete of the collection sees the write and the caller's bookkeeping, or neither.
+        """
         if not points:
             return
         with self._lock:
@@ -176,9 +186,11 @@ class VectorStore:
             for p in points:
                 old_paths = existing.get(p.id, {}).get("paths") or []
                 paths = list(dict.fromkeys([*old_paths, *p.payload.get("paths", [])]))
-                payload = {**p.payload, "paths": paths}
+                payload = json_safe({**p.payload, "paths": paths})
                 structs.append(models.PointStruct(id=p.id, vector=p.vector, payload=payload))
             self._call(self._client.upsert, name, points=structs, wait=True)
+            if after is not None:
+                after()
 
     def payloads(
         self, name: str, ids: list[str], fields: list[str] | None = None
@@ -236,18 +248,51 @@ class VectorStore:
             raise StoreError(f"Qdrant ({self.where}): {text}") from exc
 
 
+def json_safe(value: Any) -> Any:
+    """A payload a Qdrant server accepts: every string valid UTF-8 (no lone surrogates)."""
+    if isinstance(value, str):
+        return display_path(value)  # a no-op for valid text; escapes undecodable bytes
+    if isinstance(value, dict):
+        return {json_safe(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def _open_embedded(settings: Settings) -> QdrantClient:
     path = settings.qdrant_path
     path.mkdir(parents=True, exist_ok=True)
     try:
-        return QdrantClient(path=str(path))
+        client = QdrantClient(path=str(path))
     except RuntimeError as exc:
         if "already accessed" in str(exc):
             raise StoreError(
-                f"the embedded Qdrant store at {path} is in use by another ingest_gui instance; "
-                "close it (or point INGEST_GUI_DATA_DIR elsewhere)"
+                f"the embedded Qdrant store at {path} is in use by another ingest_gui instance"
+                f"{_holder(path)}; close it (or point INGEST_GUI_DATA_DIR elsewhere)"
             ) from exc
         raise StoreError(f"cannot open the embedded Qdrant store at {path}: {exc}") from exc
+    _claim(path)
+    return client
+
+
+def _claim(path: Path) -> None:
+    """Note who holds the store, for the error another process shows; drop crash leftovers."""
+    for stale in path.glob("*.tmp"):  # a write cut short by a crash; we hold the lock now
+        stale.unlink(missing_ok=True)
+    since = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    try:
+        write_json_atomic(path / _OWNER_FILE, {"pid": os.getpid(), "since": since})
+    except OSError as exc:  # only a nicer message depends on it
+        log.warning("cannot record the store's owner: %s", exc)
+
+
+def _holder(path: Path) -> str:
+    """' (process 1234, since ...)' from the owner note, or '' when unknown."""
+    owner = read_json(path / _OWNER_FILE)
+    pid, since = owner.get("pid"), owner.get("since")
+    if not isinstance(pid, int):
+        return ""
+    return f" (process {pid}, open since {since})" if since else f" (process {pid})"
 
 
 def _distance(name: str) -> models.Distance:

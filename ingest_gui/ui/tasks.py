@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import sys
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -47,7 +48,7 @@ class PoolExecutor(concurrent.futures.Executor):
         self._closed = False
         self._lock = threading.Lock()
 
-    def submit(  # type: ignore[override]
+    def submit(
         self, fn: Callable[..., T], /, *args: Any, **kwargs: Any
     ) -> concurrent.futures.Future[T]:
         with self._lock:
@@ -100,7 +101,8 @@ class Tasks:
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            # Coroutines handle the errors a person can act on; anything here is a bug.
-            exc = task.exception()
-            log.error("background task failed", exc_info=(type(exc), exc, exc.__traceback__))
+        exc = None if task.cancelled() else task.exception()
+        if exc is not None:
+            # Coroutines handle the errors a person can act on; anything here is a bug,
+            # so it goes to the one handler of unexpected errors.
+            sys.excepthook(type(exc), exc, exc.__traceback__)

@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import random
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -260,6 +261,16 @@ class HttpInferenceClient:
     def _transport_failure(
         self, exc: httpx.TransportError, timeout: httpx.Timeout | None
     ) -> _Failure:
+        untrusted = _certificate_problem(exc)
+        if untrusted is not None:  # waiting will not make the certificate trusted
+            return _Failure(
+                ServiceUnavailableError(
+                    f"ML service at {self._shown_url}: its TLS certificate is not trusted "
+                    f"({untrusted}); use a certificate from a trusted authority, or add its "
+                    "CA certificate to the file SSL_CERT_FILE names"
+                ),
+                0,
+            )
         reason = _transport_reason(exc, timeout or self._client.timeout)
         error = ServiceUnavailableError(f"ML service at {self._shown_url} {reason}")
         if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
@@ -432,6 +443,18 @@ def _transport_reason(exc: httpx.HTTPError, timeout: httpx.Timeout | None) -> st
     if isinstance(exc, httpx.ConnectError):
         return "is unreachable: " + ("connection refused" if "refused" in text.lower() else text)
     return f"dropped the connection: {text}"
+
+
+def _certificate_problem(exc: BaseException) -> str | None:
+    """Why the server's certificate failed verification, or None for other failures."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, ssl.SSLCertVerificationError):
+            return str(cur.verify_message or cur.reason or "verification failed")
+        cur = cur.__cause__ or cur.__context__
+    return "verification failed" if "CERTIFICATE_VERIFY_FAILED" in str(exc) else None
 
 
 def _health_reason(exc: httpx.HTTPError, timeout: httpx.Timeout) -> str:

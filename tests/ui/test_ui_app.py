@@ -1,0 +1,37 @@
+"""`ingest-gui` with no command opens the window on the embedded defaults and quits cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from pytestqt.qtbot import QtBot
+
+
+def test_the_app_starts_on_defaults_and_shuts_down_on_sigterm(
+    qtbot: QtBot, data_dir: Path
+) -> None:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "INGEST_GUI_DATA_DIR": str(data_dir)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ingest_gui"], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    log_file = data_dir / "logs" / "ingest_gui.log"
+    try:
+        # Polls the log through Qt's event loop (no sleeps) until the window is open.
+        qtbot.waitUntil(
+            lambda: log_file.is_file() and "window open" in log_file.read_text(), timeout=30_000
+        )
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, out
+    text = log_file.read_text()
+    assert "window shut down" in text and "shut down cleanly" in text
+    assert "Traceback" not in out + text
