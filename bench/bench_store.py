@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import statistics
 import sys
 import tempfile
@@ -179,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-noindex", action="store_true", help="skip the edge-noindex run")
     p.add_argument("--json", type=Path, help="also write the results here")
     args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="   %(message)s")
+    logging.getLogger("ingest_gui.core.edge_store").setLevel(logging.INFO)  # index builds
     n = 20_000 if args.quick else args.points
     rng = np.random.default_rng(0)
     vectors = rng.standard_normal((n, DIM), dtype=np.float32)

@@ -24,6 +24,7 @@ from ingest_gui.core.services import Services
 from ingest_gui.core.settings import load_settings
 from ingest_gui.ui import crash
 from ingest_gui.ui.main_window import MainWindow
+from ingest_gui.ui.responsive import favour_ui_thread, freeze_startup_objects
 from ingest_gui.ui.single_instance import claim, server_name
 from ingest_gui.ui.style import STYLE_SHEET, app_icon
 
@@ -37,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "ingest-gui"])
     assert isinstance(app, QApplication)
     _dress(app)
+    favour_ui_thread()
     try:
         settings = load_settings()
     except IngestError as exc:  # a bad setting: say which, no traceback
@@ -61,6 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     instance.pathsReceived.connect(lambda received: _take_over(window, received))
     stop_on_signals = _quit_on_signals(window)
     window.show()
+    freeze_startup_objects()
     log.info("window open")
     if paths:
         window.add_paths(paths)

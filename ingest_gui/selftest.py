@@ -37,6 +37,7 @@ SAMPLE_JPEG = "nikon_gps.jpg"
 SAMPLE_HEIC = "sample.heic"
 COLLECTION = "selftest"
 WINDOW_TIMEOUT_S = 3.0
+CHILD_TIMEOUT_S = 20.0
 _HTTP_MODEL = "selftest-clip"
 _BATCH_PATH = "/api/v1/batch_embed_and_caption"
 
@@ -64,11 +65,11 @@ class Context:
 
 # the checks ------------------------------------------------------------------------------
 def check_store(ctx: Context) -> str:
-    """Embedded Qdrant: create, upsert, search, close, reopen."""
-    from ingest_gui.core.store import PointData, VectorStore
+    """The embedded store: create, upsert, search, index (a child process), close, reopen."""
+    from ingest_gui.core.store import PointData
 
     settings = ctx.settings("store")
-    store = VectorStore.from_settings(settings)
+    store = _open_store(settings)
     try:
         store.create("probe", 4, "Cosine", "builtin", "probe")
         points = [
@@ -80,13 +81,59 @@ def check_store(ctx: Context) -> str:
         _expect(bool(hits) and hits[0].payload.get("n") == 2, f"search found {hits!r}")
     finally:
         store.close()
-    reopened = VectorStore.from_settings(settings)
+    reopened = _open_store(settings)
     try:
         count = reopened.info("probe").points
     finally:
         reopened.close()
     _expect(count == 3, f"reopened store holds {count} points, not 3")
-    return "created, upserted 3 points, searched, closed and reopened"
+    kind = type(store).__name__
+    return f"{kind}: created, upserted 3 points, searched, closed and reopened"
+
+
+def _open_store(settings: Any) -> Any:
+    """The embedded store exactly as the app opens it."""
+    from ingest_gui.core import services
+
+    open_store = getattr(services, "open_store", None)
+    if open_store is not None:
+        return open_store(settings)
+    from ingest_gui.core.store import VectorStore
+
+    return VectorStore.from_settings(settings)
+
+
+def check_child_process(ctx: Context) -> str:
+    """A spawned child process runs its task (the store builds indexes in one)."""
+    import multiprocessing
+
+    spawn = multiprocessing.get_context("spawn")
+    answers = spawn.SimpleQueue()
+    child = spawn.Process(target=_child_task, args=(answers,), name="selftest-child")
+    child.start()
+    child.join(CHILD_TIMEOUT_S)
+    if child.is_alive():
+        child.terminate()
+        raise CheckFailed(f"the child process did not finish within {CHILD_TIMEOUT_S:.0f} s")
+    _expect(child.exitcode == 0, f"the child process exited with code {child.exitcode}")
+    _expect(not answers.empty(), "the child process sent no answer")
+    return f"spawned child answered: {answers.get()}"
+
+
+def _child_task(answers: Any) -> None:
+    """In the child: prove it ran our code (not the command line again)."""
+    answers.put(f"pid {os.getpid()}, frozen={is_frozen()}")
+
+
+def check_keyring(ctx: Context) -> str:
+    """The keyring backends load (API keys are kept there when a desktop keyring exists)."""
+    try:
+        from ingest_gui.core import secrets
+    except ImportError:
+        return "no keyring support in this version"
+    import keyring.backends  # noqa: F401 - the backends the bundle must carry
+
+    return f"keyring backend: {secrets.keyring_name()}"
 
 
 def check_cache(ctx: Context) -> str:
@@ -303,6 +350,8 @@ async def _wait_listed(window: Any) -> list[str]:
 CHECKS: list[tuple[str, Callable[[Context], str]]] = [
     ("store", check_store),
     ("cache", check_cache),
+    ("child_process", check_child_process),
+    ("keyring", check_keyring),
     ("decode_jpeg", check_jpeg),
     ("decode_heic", check_heic),
     ("ingest", check_ingest),
@@ -325,7 +374,7 @@ def run() -> dict[str, Any]:
     try:
         results = [_run_check(name, fn, ctx) for name, fn in CHECKS]
     finally:
-        logging.getLogger("ingest_gui").handlers.clear()  # release the file before removal
+        _close_log(root)
         shutil.rmtree(root, ignore_errors=True)
     return {
         "ok": all(r["status"] == "ok" for r in results),
@@ -338,6 +387,15 @@ def run() -> dict[str, Any]:
         "checks": results,
         "seconds": round(time.monotonic() - started, 3),
     }
+
+
+def _close_log(root: Path) -> None:
+    """Release the temporary log file (before its folder is removed)."""
+    logger = logging.getLogger("ingest_gui")
+    for handler in list(logger.handlers):
+        if str(getattr(handler, "baseFilename", "")).startswith(str(root)):
+            logger.removeHandler(handler)
+            handler.close()
 
 
 def _run_check(name: str, fn: Callable[[Context], str], ctx: Context) -> dict[str, Any]:
@@ -399,7 +457,7 @@ def _choose_platform() -> str:
 
 def _plugin_problem(name: str) -> str:
     """Why a platform plugin does not load: usually a missing system library."""
-    import ctypes
+    import _ctypes
 
     from PySide6.QtCore import QLibraryInfo
 
@@ -408,7 +466,9 @@ def _plugin_problem(name: str) -> str:
     if not candidates:
         return f"no {name} plugin in {folder}"
     try:
-        ctypes.CDLL(str(candidates[0]))
+        # _ctypes.dlopen, not ctypes.CDLL: the bundle's CDLL replaces the loader's message
+        # (which names the missing library) with a generic one.
+        _ctypes.dlopen(str(candidates[0]), os.RTLD_NOW)
     except OSError as exc:
         return str(exc)
     return "the plugin loads; the display refused the connection (see the messages above)"

@@ -19,7 +19,7 @@ from typing import Any
 
 from PIL import Image
 
-from ingest_gui.core.cache import CachedResult, FileRecord
+from ingest_gui.core.cache import CachedResult
 from ingest_gui.core.errors import (
     CollectionError,
     FileProblem,
@@ -27,6 +27,7 @@ from ingest_gui.core.errors import (
     ModelMismatchError,
     ServiceUnavailableError,
 )
+from ingest_gui.core.file_index import FileRecord
 from ingest_gui.core.hashing import sha256_file
 from ingest_gui.core.imaging import load_prepared
 from ingest_gui.core.inference.base import ImageInput, InferenceBackend, InferenceResult
@@ -95,12 +96,7 @@ class JobRun:
             check_roots(job.folders)
             info = self.s.store.info(job.collection)
             self._bind_backend(info)
-            entries = list(
-                scan_paths(
-                    job.folders, skip_dirs=[self.settings.data_dir],
-                    follow_outside=job.follow_symlinks,
-                )
-            )
+            entries = self._scan()
             job.counters = Counters(total=len(entries))
             self._emit("scanned")
             self._process(entries)
@@ -120,6 +116,12 @@ class JobRun:
             log.info("job %s %s: %s", job.id, job.state.value, job.counters)
             self._emit("finished", message=job.message)
         return job
+
+    def _scan(self) -> list[ScanEntry]:
+        """Every file to account for; links out of the folders only when the job says so."""
+        job = self.job
+        skip = [self.settings.data_dir]
+        return list(scan_paths(job.folders, skip_dirs=skip, follow_outside=job.follow_symlinks))
 
     def _bind_backend(self, info: CollectionInfo) -> None:
         kind = self.job.backend or info.backend or self.settings.backend

@@ -20,7 +20,7 @@ def _backend() -> Any | None:
     try:
         import keyring
         from keyring.backends import fail, null
-    except ImportError:  # pragma: no cover - keyring is a dependency
+    except ImportError:  # keyring is a dependency, but a trimmed bundle may lack it
         return None
     try:
         backend = keyring.get_keyring()

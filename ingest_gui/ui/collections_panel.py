@@ -272,7 +272,10 @@ class CollectionsPanel(QWidget):
         if name in self.busy():
             self.error.emit(f"A job is adding images to {name!r}: cancel it before deleting.")
             return
-        info = self.model.rows[self.model.row_of(name)]
+        row = self.model.row_of(name)
+        if row < 0:
+            return
+        info = self.model.rows[row]
         text = (
             f"Delete the collection {name!r} and its {fmt.count(info.points)} points?\n"
             "Cached results no other collection uses are forgotten too. This cannot be undone."

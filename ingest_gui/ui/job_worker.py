@@ -3,40 +3,21 @@
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import threading
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QRunnable, QThread, Signal
+from PySide6.QtCore import QObject, QRunnable, Signal
 
 from ingest_gui.core.jobs import Job, JobState, ProgressEvent
 from ingest_gui.core.pipeline import run_job
 from ingest_gui.core.reasons import describe_error
 from ingest_gui.core.services import Services
+from ingest_gui.ui.responsive import yielding_to_ui
 
 log = logging.getLogger(__name__)
 
 UPDATE_INTERVAL_S = 0.1  # ~10 updates a second per job: a human pace, whatever the file rate
-JOB_NICE = 10  # Linux niceness of a job's threads (the pipeline's own threads inherit it)
-
-
-def yield_to_ui() -> None:
-    """Lower this thread's OS priority, so the UI thread wins the CPU (and so the GIL)."""
-    if sys.platform.startswith("linux") and hasattr(os, "setpriority"):
-        # Qt ignores thread priorities on Linux; niceness is per thread there, and threads
-        # started from this one (the pipeline's prepare and inference pools) inherit it.
-        tid = threading.get_native_id()
-        try:
-            if os.getpriority(os.PRIO_PROCESS, tid) < JOB_NICE:
-                os.setpriority(os.PRIO_PROCESS, tid, JOB_NICE)
-        except OSError as exc:
-            log.debug("cannot lower the job thread's priority: %s", exc)
-    else:
-        thread = QThread.currentThread()
-        if thread is not None:
-            thread.setPriority(QThread.Priority.LowPriority)
 
 
 class JobSignals(QObject):
@@ -84,8 +65,8 @@ class JobWorker(QRunnable):
 
     def run(self) -> None:
         try:
-            yield_to_ui()
-            run_job(self.services, self.job, self._on_event)
+            with yielding_to_ui():
+                run_job(self.services, self.job, self._on_event)
         except Exception as exc:  # run_job ends jobs readably; this guards against a bug in it
             log.exception("job %s crashed", self.job.id)
             self.job.state = JobState.FAILED

@@ -41,7 +41,6 @@ from ingest_gui.ui.jobs_panel import JobsPanel
 from ingest_gui.ui.menus import about_html, build_menus
 from ingest_gui.ui.settings_dialog import RESTART_FIELDS, SettingsDialog, save_user_settings
 from ingest_gui.ui.status import Health, HealthLabel, HealthMonitor
-from ingest_gui.ui.style import app_icon
 from ingest_gui.ui.tasks import Tasks
 
 log = logging.getLogger(__name__)
@@ -73,7 +72,6 @@ class MainWindow(QMainWindow):
         self.force_quit = False  # set when quitting on a signal: no question asked
 
         self.setWindowTitle(APP_NAME)
-        self.setWindowIcon(app_icon())
         self.collections = CollectionsPanel(self.manager, self.tasks, self.queue.collections_in_use)
         self.jobs = JobsPanel(self.queue, self.tasks)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -221,8 +219,8 @@ class MainWindow(QMainWindow):
             return
         event.acceptProposedAction()
         target = self.collections.active
-        what = "these folders and images" if len(plan.accepted) > 1 else plan.accepted[0].name
-        where = f"to {target}" if target else "— you will choose the collection"
+        what = f"{len(plan.accepted)} items" if len(plan.accepted) > 1 else plan.accepted[0].name
+        where = f"to {target}" if target else "then choose its collection"
         self.overlay.show_for(f"Drop to add {what}\n{where}")
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QDeadlineTimer, QObject, Signal
+from PySide6.QtCore import QDeadlineTimer, QObject, QTimer, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 from ingest_gui.appinfo import EXECUTABLE
@@ -70,37 +70,6 @@ def decode(line: bytes) -> list[str] | None:
     return paths
 
 
-class _Connection(QObject):
-    """One incoming hand-off: buffer until a full line, answer, close."""
-
-    def __init__(self, sock: QLocalSocket, owner: SingleInstance) -> None:
-        super().__init__(sock)  # dies with its socket
-        self.sock = sock
-        self.owner = owner
-        self.buffer = bytearray()
-        sock.readyRead.connect(self.read)
-        sock.disconnected.connect(sock.deleteLater)
-        self.read()
-
-    def read(self) -> None:
-        self.buffer += self.sock.readAll().data()
-        if len(self.buffer) > MAX_MESSAGE:
-            log.warning("refused an oversized hand-off message")
-            self.sock.abort()
-            return
-        if b"\n" not in self.buffer:
-            return
-        paths = decode(bytes(self.buffer.split(b"\n", 1)[0]))
-        self.sock.write(b"ok\n" if paths is not None else b"error\n")
-        self.sock.flush()
-        self.sock.disconnectFromServer()
-        if paths is None:
-            log.warning("ignored a malformed hand-off message")
-            return
-        log.info("another instance handed over %d path(s)", len(paths))
-        self.owner.pathsReceived.emit(paths)
-
-
 class SingleInstance(QObject):
     """Either hands paths to the running window (`try_hand_off`) or serves (`listen`)."""
 
@@ -110,6 +79,7 @@ class SingleInstance(QObject):
         super().__init__(parent)
         self.name = name
         self.server: QLocalServer | None = None
+        self._buffers: dict[QLocalSocket, bytearray] = {}  # incoming, until a full line
 
     @property
     def listening(self) -> bool:
@@ -152,6 +122,8 @@ class SingleInstance(QObject):
 
     def close(self) -> None:
         """Stop serving (Qt removes the socket file)."""
+        for sock in list(self._buffers):
+            self._drop(sock)
         if self.server is not None:
             self.server.close()
             self.server.deleteLater()
@@ -161,8 +133,43 @@ class SingleInstance(QObject):
         assert self.server is not None
         while self.server.hasPendingConnections():
             sock = self.server.nextPendingConnection()
-            if sock is not None:
-                _Connection(sock, self)
+            if sock is None:
+                continue
+            self._buffers[sock] = bytearray()
+            sock.readyRead.connect(lambda s=sock: self._read(s))
+            sock.disconnected.connect(lambda s=sock: self._drop(s))
+            self._read(sock)
+
+    def _read(self, sock: QLocalSocket) -> None:
+        """Buffer until a full line, answer it, close the connection."""
+        buffer = self._buffers.get(sock)
+        if buffer is None:
+            return
+        buffer += sock.readAll().data()
+        if len(buffer) > MAX_MESSAGE:
+            log.warning("refused an oversized hand-off message")
+            self._drop(sock)
+            return
+        if b"\n" not in buffer:
+            return
+        paths = decode(bytes(buffer.split(b"\n", 1)[0]))
+        sock.write(b"ok\n" if paths is not None else b"error\n")
+        sock.flush()
+        self._drop(sock)
+        if paths is None:
+            log.warning("ignored a malformed hand-off message")
+            return
+        log.info("another instance handed over %d path(s)", len(paths))
+        # Emitted from the event loop, not from inside this socket's readyRead: a receiver
+        # that spins the loop (a dialog) would otherwise delete the socket under our feet.
+        QTimer.singleShot(0, self, lambda: self.pathsReceived.emit(paths))
+
+    def _drop(self, sock: QLocalSocket) -> None:
+        """Forget a connection; Qt deletes the socket once its events are done."""
+        if self._buffers.pop(sock, None) is None:
+            return
+        sock.disconnectFromServer()  # sends what was written, then closes
+        sock.deleteLater()
 
     def _peer_alive(self) -> bool:
         sock = QLocalSocket()

@@ -80,7 +80,11 @@ class HealthMonitor(QObject):
         client = self.services.backend("http", settings.vector_size)
         if not isinstance(client, HttpInferenceClient):
             return Health(False, "no HTTP inference client")
-        status = await client.ahealth()
+        try:
+            status = await client.ahealth()
+        except Exception as exc:  # ahealth answers for HTTP errors; anything else still
+            log.warning("ML health check failed: %s", exc)  # becomes a readable line
+            return Health(False, f"unreachable: {describe_error(exc)}")
         return Health(status.ok, status.detail or ("ready" if status.ok else "not ready"))
 
     async def _check_qdrant(self) -> Health:

@@ -71,6 +71,7 @@ class Tasks:
     def __init__(self, pool: QThreadPool) -> None:
         self.executor = PoolExecutor(pool)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = False
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a blocking call (file, network, database) on the pool and await its result."""
@@ -80,6 +81,8 @@ class Tasks:
     def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         """Start a coroutine on the qasync loop and keep it until it ends."""
         task = asyncio.ensure_future(coro)
+        if self._closed:
+            task.cancel()  # a late signal after close: the coroutine never starts
         self._tasks.add(task)
         task.add_done_callback(self._done)
         return task
@@ -90,6 +93,7 @@ class Tasks:
 
     def cancel_all(self) -> None:
         """Stop accepting work and cancel every task (they end on the next loop turns)."""
+        self._closed = True
         self.executor.shutdown(wait=False)
         for task in list(self._tasks):
             task.cancel()

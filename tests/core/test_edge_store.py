@@ -300,3 +300,69 @@ def test_delete_and_close_during_an_index_build(root: Path) -> None:
         assert s.info("b").points == 150 and s.info("a").points == 0
     finally:
         s.close()
+
+
+def test_a_failed_index_build_leaves_the_collection_as_it_was(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ingest_gui.core.edge_store as edge_store
+
+    real_load = edge_store._load
+
+    def load(shard_dir: Path) -> object:
+        if shard_dir.name.startswith(".build-"):
+            raise RuntimeError("simulated: the indexed copy cannot be opened")
+        return real_load(shard_dir)
+
+    monkeypatch.setattr(edge_store, "_load", load)
+    s = EdgeStore(root, index_after=100)
+    try:
+        s.create("c", DIM, "Cosine", "builtin")
+        s.merge_upsert("c", [point(n) for n in range(150)])
+        assert s.wait_indexing("c", timeout=120)
+        s.merge_upsert("c", [point(n) for n in range(150, 160)])  # no retry right away
+        assert s._open["c"].build is None
+        assert s.info("c").points == 160 and _indexed(s, "c") == 0
+        assert s.search("c", vec(3), limit=1)[0].id == pid(3)
+        assert sorted(p.name for p in (root / "c").iterdir()) == ["collection.json", "shard"]
+    finally:
+        s.close()
+
+
+def test_threads_write_and_search_while_indexes_are_built(root: Path) -> None:
+    import threading
+
+    s = EdgeStore(root, index_after=150)
+    s.create("c", DIM, "Cosine", "builtin")
+    errors: list[BaseException] = []
+
+    def writer(k: int) -> None:
+        try:
+            for start in range(k * 400, (k + 1) * 400, 20):
+                s.merge_upsert("c", [point(n) for n in range(start, start + 20)])
+        except BaseException as exc:
+            errors.append(exc)
+
+    def reader() -> None:
+        try:
+            for n in range(200):
+                s.search("c", vec(n), limit=5)
+                s.info("c")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(3)]
+    threads.append(threading.Thread(target=reader))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    try:
+        assert not errors, errors
+        assert s.wait_indexing("c", timeout=120)
+        assert s.info("c").points == 1200
+        assert len(s.payloads("c", [pid(n) for n in range(1200)])) == 1200
+        for n in (0, 399, 400, 1199):
+            assert s.search("c", vec(n), limit=1)[0].id == pid(n)
+    finally:
+        s.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -108,8 +109,8 @@ def test_broken_files_fail_with_readable_reasons(services: Services, bad_folder:
 
 
 def test_bomb_guard_stays_on_and_bombs_are_not_decoded(services: Services, tmp_path: Path) -> None:
-    import ingest_gui.core.inference.builtin  # noqa: F401  (every module that touches pixels)
-    import ingest_gui.core.metadata  # noqa: F401
+    for module in ("ingest_gui.core.inference.builtin", "ingest_gui.core.metadata"):
+        importlib.import_module(module)  # every module that touches pixels is loaded
 
     assert Image.MAX_IMAGE_PIXELS == PILLOW_BOMB_LIMIT
     bomb = imagegen.bomb_png(tmp_path / "bomb.png", side=40_000)
@@ -183,11 +184,10 @@ def test_undecodable_and_very_long_names_survive_json_payloads_and_cache(
     [err] = summary["errors"]
     assert err["path"].endswith("/\\xff\\xfe broken.jpg") and err["stage"] == "decode"
 
-    again = json.loads(cli("ingest", str(root), "-c", "names", "--json").stdout)
-    assert (again["unchanged"], again["ingested"]) == (4, 0)  # cache keys held the raw names
-
     svc = Services(load_settings())
     try:
+        again = run_job(svc, Job([root], "names"))
+        assert (again.counters.unchanged, again.counters.ingested) == (4, 0)  # keys held
         hits = list(svc.store.scroll("names"))
         shown = sorted(p for h in hits for p in h.payload["paths"])
     finally:
@@ -228,8 +228,11 @@ def test_cli_refuses_a_bad_folder_before_creating_anything(data_dir: Path, tmp_p
         proc = cli("ingest", str(target), "-c", "never", "--create")
         assert proc.returncode == 1
         assert proc.stderr.startswith(f"ingest-gui: error: {words}") and "Traceback" not in proc.stderr
-    listed = cli("collections", "list", "--json")
-    assert json.loads(listed.stdout)["collections"] == []
+    svc = Services(load_settings())
+    try:
+        assert svc.store.list_collections() == []
+    finally:
+        svc.close()
 
 
 # --- permissions ----------------------------------------------------------------------------

@@ -35,3 +35,31 @@ def test_the_app_starts_on_defaults_and_shuts_down_on_sigterm(
     text = log_file.read_text()
     assert "window shut down" in text and "shut down cleanly" in text
     assert "Traceback" not in out + text
+
+
+def test_a_second_launch_hands_its_folders_to_the_open_window(
+    qtbot: QtBot, data_dir: Path, photos: Path
+) -> None:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "INGEST_GUI_DATA_DIR": str(data_dir)}
+    first = subprocess.Popen(
+        [sys.executable, "-m", "ingest_gui"], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    log_file = data_dir / "logs" / "ingest_gui.log"
+    try:
+        qtbot.waitUntil(
+            lambda: log_file.is_file() and "window open" in log_file.read_text(), timeout=30_000
+        )
+        second = subprocess.run(
+            [sys.executable, "-m", "ingest_gui", str(photos / "tiff")], env=env,
+            capture_output=True, text=True, timeout=60,
+        )
+        assert second.returncode == 0, second.stdout + second.stderr
+        qtbot.waitUntil(lambda: "handed over 1 path" in log_file.read_text(), timeout=10_000)
+        first.send_signal(signal.SIGTERM)
+        out, _ = first.communicate(timeout=60)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    assert first.returncode == 0, out

@@ -67,3 +67,28 @@ def test_rate_meter_and_formatting() -> None:
     assert [fmt.duration(s) for s in (0.42, 12.4, 65, 3725)] == ["0.4 s", "12 s", "1:05", "1:02:05"]
     c = Counters(total=500, ingested=100, cached=10, unchanged=8, failed=2)
     assert fmt.counts_text(c) == "120 of 500 — 100 ingested · 10 cached · 8 unchanged · 2 failed"
+
+
+def test_the_queue_runs_a_few_jobs_at_once_and_cancels_queued_ones(
+    qtbot: QtBot, qloop: object, services: Services, photos: Path
+) -> None:
+    from ingest_gui.ui.job_queue import JobQueue
+
+    CollectionManager(services).create("q")
+    pool = QThreadPool()
+    queue = JobQueue(services, pool, max_running=1)
+    finished: list[Job] = []
+    queue.finished.connect(finished.append)
+    first = queue.submit([photos / "jpg"], "q")
+    second = queue.submit([photos / "tiff"], "q")
+    third = queue.submit([photos / "heic"], "q")
+    assert second.state is JobState.QUEUED and queue.active() == [first, second, third]
+    queue.cancel(third)  # never started: ends at once
+    assert third.state is JobState.CANCELLED and third.started_at is None
+    qtbot.waitUntil(lambda: len(finished) == 3, timeout=60_000)
+    assert finished[0] is third
+    assert {first.state, second.state} == {JobState.COMPLETED}
+    assert second.started_at is not None and first.finished_at is not None
+    assert second.started_at >= first.finished_at  # one at a time
+    assert queue.close() and queue.active() == []
+    pool.waitForDone()
