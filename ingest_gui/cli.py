@@ -46,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--follow-symlinks", action="store_true",
         help="also read images that symbolic links point to outside the folders",
     )
+    ing.add_argument(
+        "--keep-missing", action="store_true",
+        help="only list files that vanished from disk instead of removing them from the collection",
+    )
     _json_flag(ing)
 
     col = sub.add_parser("collections", help="list, create, inspect, select or delete collections")
@@ -180,6 +184,7 @@ def _ingest(services: Any, args: argparse.Namespace) -> int:
     job = Job(
         [p.resolve() for p in args.paths], name, args.backend,
         caption=not args.no_caption, follow_symlinks=args.follow_symlinks,
+        prune_missing=not args.keep_missing,
     )
     progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
     done = threading.Event()
@@ -222,6 +227,9 @@ def _report(args: argparse.Namespace, job: Job) -> int:
             print(f"  failed {err.path} [{err.stage}]: {err.reason}")
         if len(job.errors) > 50:
             print(f"  … and {len(job.errors) - 50} more (use --json for all)")
+        if job.missing:
+            verb = "removed from the collection" if job.removed else "still in the collection"
+            print(f"  {len(job.missing)} files no longer on disk, {verb}")
     if job.state is JobState.FAILED:
         print(f"ingest-gui: error: {job.message}", file=sys.stderr)
         return EXIT_ERROR

@@ -90,11 +90,14 @@ class Job:
     backend: str | None = None  # None: the collection's own backend
     caption: bool = True
     follow_symlinks: bool = False  # follow symbolic links that lead out of the folders
+    prune_missing: bool = True  # files gone from disk leave the collection (else only listed)
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     state: JobState = JobState.QUEUED
     counters: Counters = field(default_factory=Counters)
     errors: list[FileError] = field(default_factory=list)
     message: str | None = None  # why the job failed as a whole
+    missing: list[str] = field(default_factory=list)  # indexed files no longer on disk
+    removed: int = 0  # how many of those left the collection
     started_at: float | None = None
     finished_at: float | None = None
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -127,5 +130,7 @@ class Job:
             "failed": c.failed,
             "errors": [e.to_dict() for e in self.errors],
             "message": self.message,
+            "missing": self.missing[:1000],
+            "removed": self.removed,
             "elapsed_s": round(self.elapsed_s, 3),
         }

@@ -42,6 +42,7 @@ from ingest_gui.core.jobs import (
 )
 from ingest_gui.core.metadata import ImageMetadata, read_metadata
 from ingest_gui.core.points import build_payload, point_id
+from ingest_gui.core.pruning import detach_paths, find_missing, remove_paths
 from ingest_gui.core.reasons import describe_error
 from ingest_gui.core.scanning import ScanEntry, check_roots, display_path, scan_paths
 from ingest_gui.core.services import Services
@@ -62,6 +63,7 @@ class _Prepared:
     meta: ImageMetadata
     cached: CachedResult | None = None
     image: Image.Image | None = None
+    before: str | None = None  # the content hash the collection held for this path
 
 
 @dataclass
@@ -85,6 +87,7 @@ class JobRun:
         self.backend: InferenceBackend | None = None
         self.model = ""
         self.staged: dict[str, _Staged] = {}
+        self.replaced: dict[str, str] = {}  # path -> sha256 it held before its content changed
         self.service_down: str | None = None  # set when the ML service stops answering
 
     # outer frame -----------------------------------------------------------------------
@@ -100,6 +103,8 @@ class JobRun:
             job.counters = Counters(total=len(entries))
             self._emit("scanned")
             self._process(entries)
+            if not job.cancelled:
+                self._vanished(entries)
             job.state = JobState.CANCELLED if job.cancelled else JobState.COMPLETED
             if self.service_down and not job.message:
                 job.message = (
@@ -116,6 +121,14 @@ class JobRun:
             log.info("job %s %s: %s", job.id, job.state.value, job.counters)
             self._emit("finished", message=job.message)
         return job
+
+    def _vanished(self, entries: list[ScanEntry]) -> None:
+        """Files the collection holds under these folders that are no longer on disk."""
+        seen = {display_path(os.path.abspath(e.path)) for e in entries}
+        missing = find_missing(self.s, self.job.collection, self.job.folders, seen)
+        self.job.missing = sorted(missing)
+        if missing and self.job.prune_missing:
+            self.job.removed = remove_paths(self.s, self.job.collection, missing)
 
     def _scan(self) -> list[ScanEntry]:
         """Every file to account for; links out of the folders only when the job says so."""
@@ -220,18 +233,19 @@ class JobRun:
         known = self.s.cache.get_file(self.job.collection, key)
         if known and known.size == st.st_size and known.mtime_ns == st.st_mtime_ns:
             raise _Skip()
+        before = known.sha256 if known else None
         if st.st_size == 0:
             raise FileProblem("read", "empty file (0 bytes)")
         sha = _at_stage("hash", sha256_file, path)
         cached = self.s.cache.get(self.model, sha)
         meta = self._metadata(path, st, sha)
         if cached is not None and (cached.caption is not None or not self.job.caption):
-            return _Prepared(path, st, sha, meta, cached=cached)
+            return _Prepared(path, st, sha, meta, cached=cached, before=before)
         image = _decode(path, meta.format)
         after = _stat(path)
         if (after.st_mtime_ns, after.st_size) != (st.st_mtime_ns, st.st_size):
             raise FileProblem("read", "file changed while it was being read; run again to pick it up")
-        return _Prepared(path, st, sha, meta, image=image)
+        return _Prepared(path, st, sha, meta, image=image, before=before)
 
     def _metadata(self, path: Path, st: os.stat_result, sha: str) -> ImageMetadata:
         """EXIF depends only on the bytes: reuse what was read before, refresh the file facts."""
@@ -335,6 +349,8 @@ class JobRun:
         elif display_path(key) not in staged.point.payload["paths"]:
             staged.point.payload["paths"].append(display_path(key))  # same bytes, second path
         staged.files.append((key, status, record))
+        if item.before and item.before != item.sha256:
+            self.replaced[display_path(key)] = item.before
         if len(self.staged) >= self.settings.upsert_batch_size:
             self._flush()
 
@@ -359,9 +375,20 @@ class JobRun:
                 for path, _status, _rec in st.files:
                     self._fail(path, "store", str(exc))
             return
+        self._detach_replaced()
         for st in staged:
             for path, status, _rec in st.files:
                 self._count(path, status)
+
+    def _detach_replaced(self) -> None:
+        """A file whose content changed no longer belongs to the point of its old content."""
+        if not self.replaced:
+            return
+        replaced, self.replaced = self.replaced, {}
+        try:
+            detach_paths(self.s, self.job.collection, replaced)
+        except IngestError as exc:
+            log.warning("could not detach changed files from their old points: %s", exc)
 
     def _forget_deleted(self, name: str) -> None:
         """Drop what this job cached for a collection deleted under it (no half state)."""

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ingest_gui.core.points import point_id
+from ingest_gui.core.scanning import display_path
 from ingest_gui.core.services import Services
 
 log = logging.getLogger(__name__)
@@ -22,26 +23,32 @@ def find_missing(
     for folder in folders:
         if not Path(folder).is_dir():
             continue
-        for path, rec in services.cache.files.under(collection, os.path.abspath(folder)):
+        root = display_path(os.path.abspath(folder))
+        for path, rec in services.cache.files.under(collection, root):
             if path not in seen and not os.path.lexists(path):
                 missing[path] = rec.sha256
     return missing
 
 
 def remove_paths(services: Services, collection: str, missing: dict[str, str]) -> int:
-    """Drop vanished paths from their points; a point left with no path is deleted."""
+    """Take vanished files out of the collection and out of its file index."""
+    detach_paths(services, collection, missing)
+    services.cache.forget_files(collection, list(missing))
+    return len(missing)
+
+
+def detach_paths(services: Services, collection: str, paths: dict[str, str]) -> None:
+    """Drop paths from the points of the given content; a point left with no path is deleted."""
     by_point: dict[str, set[str]] = defaultdict(set)
-    for path, sha in missing.items():
+    for path, sha in paths.items():
         by_point[point_id(sha)].add(path)
     payloads = services.store.payloads(collection, list(by_point), fields=["paths"])
     empty = []
     for pid, gone in by_point.items():
-        paths = [p for p in payloads.get(pid, {}).get("paths", []) if p not in gone]
-        if paths:
-            services.store.set_paths(collection, pid, paths)
+        keep = [p for p in payloads.get(pid, {}).get("paths", []) if p not in gone]
+        if keep:
+            services.store.set_paths(collection, pid, keep)
         else:
             empty.append(pid)
     services.store.delete_points(collection, empty)
-    services.cache.forget_files(collection, list(missing))
-    log.info("removed %d vanished paths (%d points) from %s", len(missing), len(empty), collection)
-    return len(missing)
+    log.info("detached %d paths (%d points deleted) in %s", len(paths), len(empty), collection)

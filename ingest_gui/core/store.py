@@ -201,6 +201,13 @@ class VectorStore:
             records = self._call(self._client.retrieve, name, ids=ids, with_payload=selector)
         return {str(r.id): dict(r.payload or {}) for r in records}
 
+    def set_paths(self, name: str, pid: str, paths: list[str]) -> None:
+        """Replace the paths a point lists (a file moved away or changed)."""
+        with self._lock:
+            self._call(
+                self._client.set_payload, name, payload={"paths": paths}, points=[pid], wait=True
+            )
+
     def delete_points(self, name: str, ids: list[str]) -> None:
         if not ids:
             return
