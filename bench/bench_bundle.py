@@ -67,11 +67,19 @@ def window_visible_s(exe: Path, display: str, home: Path, cwd: Path) -> float:
     started = time.perf_counter()
     app = subprocess.Popen([str(exe)], env=env, cwd=cwd,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Our own 20 ms polling: `xdotool search --sync` sleeps half a second between tries.
+    probe = ["xdotool", "search", "--onlyvisible", "--pid", str(app.pid)]
+    probe_env = {"DISPLAY": display, "PATH": CLEAN_PATH}
     try:
-        subprocess.run(["xdotool", "search", "--sync", "--onlyvisible", "--pid", str(app.pid)],
-                       env={"DISPLAY": display, "PATH": CLEAN_PATH}, check=True, timeout=30,
-                       stdout=subprocess.DEVNULL)
-        return time.perf_counter() - started
+        while time.perf_counter() - started < 30:
+            found = subprocess.run(probe, env=probe_env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+            if found.returncode == 0:
+                return time.perf_counter() - started
+            if app.poll() is not None:
+                raise RuntimeError(f"the app exited with {app.returncode} before its window showed")
+            time.sleep(0.02)
+        raise TimeoutError("no window within 30 s")
     finally:
         app.send_signal(signal.SIGTERM)  # the app closes its window on SIGTERM
         try:

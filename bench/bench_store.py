@@ -227,7 +227,7 @@ def report(results: list[Result], n: int, queries: int) -> None:
               f"{d['p99_ms']:>7.2f} {d['recall_at_10']:>6.3f}  {ok}")
         if r.note:
             print(f"{'':<13} {r.note}")
-    print("\nbuild s: upserts of --batch points, each flushed; index s: wait after the last "
+    print("\nbuild s: upserts of --batch points (merge_upsert, as the pipeline); index s: wait after the last "
           "write for the\nbackground index build; 1st ms: the first search after the reopen "
           "(in the p50-p99 too);\nrecall: share of the exact top 10 found (random vectors).")
 

@@ -4,7 +4,8 @@
 # that the built executable - not the source tree - works in a clean environment:
 # --version, --self-test offscreen and under Xvfb (real X11 libraries), an ingest of JPEG
 # and HEIC photos. Prints the bundle and archive sizes and the start-up times; a size
-# over its budget fails the run, a time never does (bench/bench_bundle.py).
+# over its budget is flagged OVER, never a failure (bench/bench_bundle.py --check-sizes
+# would make sizes a gate).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -87,5 +88,5 @@ env -i HOME="$home" PATH=/usr/bin:/bin sh "$home/.local/lib/ingest-gui/uninstall
 test ! -e "$exe" && test ! -e "$home/.local/share/applications/$APP_ID.desktop"
 
 echo "== figures (budgets: bundle 230 MB, archive 100 MB, --version 0.5 s, window 2 s, --self-test 5 s)"
-python bench/bench_bundle.py --bundle dist/ingest-gui --archive "$archive" --runs 3 --check-sizes
+python bench/bench_bundle.py --bundle dist/ingest-gui --archive "$archive" --runs 3
 echo "packaging CI took $(( $(date +%s) - started )) s"

@@ -72,6 +72,10 @@ class _Staged:
     files: list[tuple[str, FileStatus, FileRecord]] = field(default_factory=list)
 
 
+class _Cancelled(Exception):
+    """The job was cancelled before its main loop began."""
+
+
 class _Skip(Exception):
     """A file that is unchanged since the collection last saw it."""
 
@@ -111,6 +115,8 @@ class JobRun:
                     f"the ML service stopped answering during the job ({self.service_down}); "
                     "the files it did not embed are listed as failed and a new run retries them"
                 )
+        except _Cancelled:
+            job.state = JobState.CANCELLED
         except IngestError as exc:
             job.state, job.message = JobState.FAILED, str(exc)
         except Exception as exc:  # a bug must still end the job readably, never hang it
@@ -134,7 +140,12 @@ class JobRun:
         """Every file to account for; links out of the folders only when the job says so."""
         job = self.job
         skip = [self.settings.data_dir]
-        return list(scan_paths(job.folders, skip_dirs=skip, follow_outside=job.follow_symlinks))
+        entries: list[ScanEntry] = []
+        for entry in scan_paths(job.folders, skip_dirs=skip, follow_outside=job.follow_symlinks):
+            entries.append(entry)
+            if len(entries) % 256 == 0 and job.cancelled:
+                break  # a huge folder must not delay a cancel until its listing ends
+        return entries
 
     def _bind_backend(self, info: CollectionInfo) -> None:
         kind = self.job.backend or info.backend or self.settings.backend
@@ -144,7 +155,7 @@ class JobRun:
                 f"({info.model or 'model not yet known'}); ingesting with {kind} would mix models"
             )
         self.backend = self.s.backend(kind, info.vector_size)
-        self.model = self.backend.model_name  # for http this connects, or fails clearly
+        self.model = self._connect(self.backend)  # for http this connects, or fails clearly
         if info.model and info.model != self.model:
             raise ModelMismatchError(
                 f"collection {info.name!r} was filled by model {info.model}; "
@@ -325,6 +336,17 @@ class JobRun:
         if self.service_down is None and not self.backend.health().ok:
             self.service_down = str(exc)
             log.warning("job %s: ML service down, not sending more batches: %s", self.job.id, exc)
+
+    def _connect(self, backend: InferenceBackend) -> str:
+        """The backend's model name; a slow service's probe must not hold up a cancel."""
+        pool = ThreadPoolExecutor(1, thread_name_prefix=f"connect-{self.job.id}")
+        try:
+            fut = pool.submit(lambda: backend.model_name)
+            if not self._wait(fut):
+                raise _Cancelled()
+            return fut.result()
+        finally:
+            pool.shutdown(wait=False)
 
     def _wait(self, fut: Future[Any]) -> bool:
         """Wait for a future, looking at the cancel flag; False when the job was cancelled."""

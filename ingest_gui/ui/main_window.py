@@ -69,6 +69,7 @@ class MainWindow(QMainWindow):
         self.settings_dialog: SettingsDialog | None = None
         self._started = False
         self._shut_down = False
+        self._waiting_paths: list[Path] = []
         self.force_quit = False  # set when quitting on a signal: no question asked
 
         self.setWindowTitle(APP_NAME)
@@ -102,6 +103,7 @@ class MainWindow(QMainWindow):
         self.collections.message.connect(self.show_message)
         self.collections.active_changed.connect(self._on_active_changed)
         self.collections.listed.connect(lambda _rows: self._refresh_ml_label())
+        self.collections.listed.connect(lambda _rows: self._add_waiting_paths())
         self.health.ml_checked.connect(lambda _h: self._refresh_ml_label())
         self.health.qdrant_checked.connect(self._on_qdrant_checked)
         self.health.collections_listed.connect(self.collections.update_collections)
@@ -146,6 +148,7 @@ class MainWindow(QMainWindow):
             return
         self._shut_down = True
         self._save_state()
+        self.hide()  # gone at once for the person; a job may take a moment to stop
         self.health.stop()
         self.jobs.stop()
         self.statusBar().clearMessage()  # also stops the message's time-out timer
@@ -159,6 +162,11 @@ class MainWindow(QMainWindow):
     def add_paths(self, paths: list[Path]) -> Job | None:
         """Ingest folders or images into the active collection, or ask which collection."""
         if not paths:
+            return None
+        if not self.collections.loaded:
+            # Start-up arguments or a hand-off can come before the first listing says
+            # which collection is active: keep them until it has.
+            self._waiting_paths.extend(paths)
             return None
         name = self.collections.active
         if name is not None:
@@ -189,6 +197,11 @@ class MainWindow(QMainWindow):
         self.choose_dialog = dialog
         dialog.open()
         return dialog
+
+    def _add_waiting_paths(self) -> None:
+        paths, self._waiting_paths = self._waiting_paths, []
+        if paths:
+            self.add_paths(paths)
 
     def add_folder(self) -> None:
         folder = self.pick_folder()

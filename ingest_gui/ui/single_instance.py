@@ -3,7 +3,8 @@
 The running window listens on a local socket whose name holds the user id and a hash of
 the data folder, so two users of one machine (or two data folders of one user) never talk
 to each other's window. On Linux the socket lives in $XDG_RUNTIME_DIR (a 0700 folder of
-the user's) when there is one; elsewhere Qt's UserAccessOption restricts it to the user.
+the user's) when there is one; elsewhere Qt's UserAccessOption restricts it to the user,
+and a socket file in the shared temp folder that another user owns is never talked to.
 
 Wire format: one line of JSON, `{"v": 1, "paths": [absolute paths]}`; the window answers
 `ok` once it has taken them, so the sender exits only when nothing can be lost.
@@ -21,7 +22,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QDeadlineTimer, QObject, QTimer, Signal
+from PySide6.QtCore import QDeadlineTimer, QDir, QObject, QTimer, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 from ingest_gui.appinfo import EXECUTABLE
@@ -89,6 +90,9 @@ class SingleInstance(QObject):
         self, paths: Sequence[str | os.PathLike[str]], timeout_ms: int = HAND_OFF_TIMEOUT_MS
     ) -> bool:
         """Give paths to a running window; True once it confirmed them, False if none runs."""
+        if _foreign_socket(self.name):
+            log.warning("not handing paths to %s: it belongs to another user", self.name)
+            return False
         sock = QLocalSocket()
         sock.connectToServer(self.name)
         if not sock.waitForConnected(timeout_ms):
@@ -177,6 +181,17 @@ class SingleInstance(QObject):
         alive = sock.waitForConnected(500)
         sock.abort()
         return alive
+
+
+def _foreign_socket(name: str) -> bool:
+    """True when the socket file exists and another user owns it (a squatter in /tmp)."""
+    if sys.platform == "win32" or not hasattr(os, "getuid"):
+        return False  # named pipes; UserAccessOption sets their ACL
+    path = name if os.path.isabs(name) else os.path.join(QDir.tempPath(), name)
+    try:
+        return os.lstat(path).st_uid != os.getuid()
+    except OSError:
+        return False
 
 
 def _read_answer(sock: QLocalSocket, timeout_ms: int) -> bytes:

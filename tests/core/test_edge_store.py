@@ -366,3 +366,44 @@ def test_threads_write_and_search_while_indexes_are_built(root: Path) -> None:
             assert s.search("c", vec(n), limit=1)[0].id == pid(n)
     finally:
         s.close()
+
+
+def test_writes_are_flushed_once_they_pause(root: Path) -> None:
+    import time
+
+    s = EdgeStore(root)
+    try:
+        s.create("c", DIM, "Cosine", "builtin")
+        s.merge_upsert("c", [point(1)])
+        c = s._open["c"]
+        assert c.dirty  # in the WAL; flushed when writes pause
+        deadline = time.monotonic() + 10
+        while c.dirty and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not c.dirty
+    finally:
+        s.close()
+    s = EdgeStore(root, fsync_each_write=True)
+    try:
+        s.merge_upsert("c", [point(2)])
+        assert not s._open["c"].dirty
+    finally:
+        s.close()
+
+
+def test_a_burst_of_writes_waits_for_a_pause_before_indexing(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ingest_gui.core.edge_store as edge_store
+
+    monkeypatch.setattr(edge_store, "BURST_RATE", 10.0)
+    s = EdgeStore(root, index_after=100)
+    try:
+        s.create("c", DIM, "Cosine", "builtin")
+        for start in range(0, 300, 50):
+            s.merge_upsert("c", [point(n) for n in range(start, start + 50)])
+        assert s._open["c"].build is None  # points still arriving fast: no build yet
+        assert s.wait_indexing("c", timeout=120)  # the pause (or this call) starts it
+        assert _indexed(s, "c") >= 100 and s.info("c").points == 300
+    finally:
+        s.close()

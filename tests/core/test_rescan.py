@@ -63,3 +63,30 @@ def test_changed_file_moves_to_its_new_content(services: Services, photos: Path)
     holders = [p for p in payloads if str(target) in p["paths"]]
     assert len(holders) == 1 and holders[0]["camera_model"] == "Canon EOS 40D"
     assert services.store.info("c").points == 16  # the old content had no other path
+
+
+def test_cancel_while_the_service_is_still_answering_the_probe(
+    services: Services, photos: Path, ml_server: object
+) -> None:
+    import threading
+    import time
+
+    from ingest_gui.core.settings import load_settings
+
+    server = ml_server
+    server.delay_s = 5.0  # type: ignore[attr-defined]  # the probe batch takes 5 s
+    svc = Services(load_settings(env={
+        "INGEST_GUI_DATA_DIR": str(services.settings.data_dir.parent / "d2"),
+        "ML_INFERENCE_SERVICE_URL": server.url,  # type: ignore[attr-defined]
+    }))
+    try:
+        CollectionManager(svc).create("h", backend="http")
+        job = Job([photos / "tiff"], "h")
+        threading.Timer(0.3, job.cancel).start()
+        t0 = time.monotonic()
+        run_job(svc, job)
+        assert job.state is JobState.CANCELLED
+        assert time.monotonic() - t0 < 2.0
+    finally:
+        server.delay_s = 0.0  # type: ignore[attr-defined]
+        svc.close()

@@ -127,6 +127,19 @@ def test_socket_left_by_a_killed_window_is_taken_over(qtbot: QtBot, name: str, t
             instance.close()
 
 
+def test_no_hand_off_to_a_socket_of_another_user(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = SingleInstance(name)
+    assert first.listen()
+    try:
+        monkeypatch.setattr(os, "getuid", lambda: 4242)  # as if someone else created it
+        assert SingleInstance(name).try_hand_off(["secret/path"]) is False
+    finally:
+        monkeypatch.undo()
+        first.close()
+
+
 def test_malformed_message_is_refused(qtbot: QtBot, name: str) -> None:
     first = SingleInstance(name)
     assert first.listen()

@@ -122,3 +122,25 @@ def test_about_names_the_versions(window: MainWindow) -> None:
     menus = [a.text() for a in window.menuBar().actions()]
     assert menus == ["&File", "&Collections", "&Jobs", "&Help"]
     assert QApplication.instance() is not None
+
+
+def test_folders_given_at_start_wait_for_the_collection_list(
+    qtbot: QtBot, qloop: object, data_dir: Path, photos: Path
+) -> None:
+    from ingest_gui.core.services import Services
+    from ingest_gui.core.settings import load_settings
+
+    services = Services(load_settings())
+    CollectionManager(services).create("ready")
+    CollectionManager(services).select("ready")
+    window = MainWindow(services)
+    assert window.add_paths([photos / "tiff"]) is None  # as app.main does before the loop runs
+    assert window.choose_dialog is None  # not asked: the active collection is not known yet
+    window.show()
+    try:
+        qtbot.waitUntil(lambda: bool(window.jobs.rows), timeout=10_000)
+        job = last_job(window)
+        assert job.collection == "ready"
+        wait_finished(qtbot, window, job)
+    finally:
+        close_window(qtbot, window)
