@@ -15,7 +15,8 @@ Layout under `<data dir>/qdrant-edge/`::
 
 Durability: a write is in Edge's write-ahead log (on by default) when it returns, so it
 survives a crash or kill -9 (tested); the shard is flushed (msync + fsync) by a maintenance
-thread once writes pause for `QUIET_S`, before an index build, and on close. Flushing after
+thread once writes pause for `FLUSH_QUIET_S` (or after a minute of writes), before an index
+build, and on close. Flushing after
 every write (`fsync_each_write=True`) also survives power loss, but each flush holds the GIL
 for its whole fsync: 4-20 ms on average per 32 points here, up to ~90 ms, against 0.45 ms
 for the write itself, which would show as stalls in the window during ingestion.
@@ -92,7 +93,9 @@ BUILD_PREFIX = ".build-"
 TRASH_PREFIX = ".trash-"
 META_FORMAT = 1
 INDEX_AFTER = 10_000  # unindexed points that start a background index build
-QUIET_S = 1.0  # no write for this long: flush, and a due index build may start
+QUIET_S = 1.0  # no write for this long: a build that waited for a pause may start
+FLUSH_QUIET_S = 5.0  # no write for this long: flush (longer than a job's gaps between batches)
+FLUSH_EVERY_S = 60.0  # written for this long without a pause: flush anyway
 BURST_RATE = 500.0  # points/s above which builds wait for a pause (replay runs ~2,000/s)
 MAX_LOCKED_REPLAY = 1024  # more writes than this to replay under the lock: give the build up
 TICK_S = 0.5  # how often the maintenance thread looks
@@ -137,18 +140,25 @@ class _Collection:
         self.unindexed_after_build: int | None = None  # set when a build failed
         self.wait_for_pause = False  # the last build was given up: the next waits for a pause
         self.dirty = False  # written since the last flush
+        self.dirty_since = 0.0  # time.monotonic() of the first write after the last flush
         self.last_write = 0.0  # time.monotonic()
         self.recent: deque[tuple[float, int]] = deque()  # (time, points) of recent writes
 
     def note_write(self, points: int) -> None:
         now = self.last_write = time.monotonic()
-        self.dirty = True
+        if not self.dirty:
+            self.dirty, self.dirty_since = True, now
         self.recent.append((now, points))
         while self.recent and now - self.recent[0][0] > 5.0:
             self.recent.popleft()
 
-    def quiet(self) -> bool:
-        return time.monotonic() - self.last_write >= QUIET_S
+    def quiet(self, seconds: float = QUIET_S) -> bool:
+        return time.monotonic() - self.last_write >= seconds
+
+    def flush_due(self) -> bool:
+        return self.dirty and (
+            self.quiet(FLUSH_QUIET_S) or time.monotonic() - self.dirty_since >= FLUSH_EVERY_S
+        )
 
     def write_rate(self) -> float:
         """Points per second over the last five seconds."""
@@ -170,7 +180,7 @@ class EdgeStore:
 
         `fsync_each_write`: flush after every write (survives power loss; each flush holds
         the GIL 4-90 ms here). Otherwise the WAL makes a write that returned survive a
-        crash or kill -9, and the shard is flushed once writes pause for `QUIET_S`.
+        crash or kill -9, and the shard is flushed once writes pause (see `_maintain`).
         """
         self.root = Path(root)
         self.where = where or f"embedded ({self.root})"
@@ -582,7 +592,7 @@ class EdgeStore:
             self._start_build(c, shard)
 
     def _maintain(self) -> None:
-        """Flush what was written once writes pause; start builds that waited for a pause."""
+        """Flush once writes pause (or every minute); start builds that waited for a pause."""
         while not self._stop.wait(TICK_S):
             with self._lock:
                 collections = list(self._open.values())
@@ -590,13 +600,14 @@ class EdgeStore:
                 if self._stop.is_set():
                     return
                 with c.lock:
-                    if c.closed or c.shard is None or c.writes_paused or not c.quiet():
+                    if c.closed or c.shard is None or c.writes_paused:
                         continue
                     try:
-                        if c.dirty:
-                            c.shard.flush()
+                        if c.flush_due():
+                            c.shard.flush()  # holds the GIL: not after every batch of a job
                             c.dirty = False
-                        self._maybe_index(c, c.shard)
+                        if c.quiet():
+                            self._maybe_index(c, c.shard)
                     except Exception as exc:  # the next tick tries again
                         log.warning("collection %s: maintenance: %s", c.name, _first_line(exc))
 

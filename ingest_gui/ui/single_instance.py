@@ -22,7 +22,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QDeadlineTimer, QDir, QObject, QTimer, Signal
+from PySide6.QtCore import QDeadlineTimer, QDir, QEvent, QObject, QTimer, Signal
+from PySide6.QtGui import QFileOpenEvent
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 from ingest_gui.appinfo import EXECUTABLE
@@ -181,6 +182,37 @@ class SingleInstance(QObject):
         alive = sock.waitForConnected(500)
         sock.abort()
         return alive
+
+
+class FileOpenEvents(QObject):
+    """macOS: folders opened with the app in Finder arrive as QFileOpenEvent, not argv.
+
+    Install on the QApplication before the window exists; events that come before anyone
+    listens are kept and emitted on `release()`, once the window is ready.
+    """
+
+    pathsReceived = Signal(list)  # list[str], as SingleInstance's
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.held: list[str] | None = []  # None once released
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() != QEvent.Type.FileOpen or not isinstance(event, QFileOpenEvent):
+            return False
+        path = event.file() or event.url().toLocalFile()
+        if path:
+            if self.held is not None:
+                self.held.append(path)
+            else:
+                self.pathsReceived.emit([path])
+        return True
+
+    def release(self) -> None:
+        """Emit what arrived so far; from now on each event is emitted as it comes."""
+        held, self.held = self.held or [], None
+        if held:
+            self.pathsReceived.emit(held)
 
 
 def _foreign_socket(name: str) -> bool:

@@ -368,9 +368,12 @@ def test_threads_write_and_search_while_indexes_are_built(root: Path) -> None:
         s.close()
 
 
-def test_writes_are_flushed_once_they_pause(root: Path) -> None:
+def test_writes_are_flushed_once_they_pause(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import time
 
+    import ingest_gui.core.edge_store as edge_store
+
+    monkeypatch.setattr(edge_store, "FLUSH_QUIET_S", 0.5)
     s = EdgeStore(root)
     try:
         s.create("c", DIM, "Cosine", "builtin")

@@ -11,10 +11,13 @@ import time
 from pathlib import Path
 
 import pytest
+from PySide6.QtGui import QFileOpenEvent
 from PySide6.QtNetwork import QLocalSocket
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from ingest_gui.ui.single_instance import (
+    FileOpenEvents,
     SingleInstance,
     claim,
     decode,
@@ -158,3 +161,21 @@ def test_malformed_message_is_refused(qtbot: QtBot, name: str) -> None:
     finally:
         sock.abort()
         first.close()
+
+
+def test_file_open_events_are_held_until_the_window_is_ready(qtbot: QtBot) -> None:
+    app = QApplication.instance()
+    assert app is not None
+    events = FileOpenEvents()
+    app.installEventFilter(events)
+    got: list[list[str]] = []
+    events.pathsReceived.connect(got.append)
+    try:
+        QApplication.sendEvent(app, QFileOpenEvent("/photos/a"))
+        QApplication.sendEvent(app, QFileOpenEvent("/photos/b.heic"))
+        assert got == []  # no window yet
+        events.release()
+        QApplication.sendEvent(app, QFileOpenEvent("/photos/c"))
+        assert got == [["/photos/a", "/photos/b.heic"], ["/photos/c"]]
+    finally:
+        app.removeEventFilter(events)

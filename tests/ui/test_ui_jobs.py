@@ -32,7 +32,10 @@ def test_cancel_a_running_job(
     assert drop(window, [photos])
     job = last_job(window)
     row = window.jobs.row(job)
-    qtbot.waitUntil(lambda: len(ml_server.batch_calls()) >= 1, timeout=20_000)
+    # the first batch call is the connection probe; wait for a real batch of this job
+    qtbot.waitUntil(
+        lambda: job.counters.total > 0 and len(ml_server.batch_calls()) >= 2, timeout=20_000
+    )
     assert job.state is JobState.RUNNING
     assert row.cancel_button.isVisible()
 
