@@ -25,7 +25,7 @@ from ingest_gui.core.settings import load_settings
 from ingest_gui.ui import crash
 from ingest_gui.ui.main_window import MainWindow
 from ingest_gui.ui.responsive import favour_ui_thread, freeze_startup_objects
-from ingest_gui.ui.single_instance import claim, server_name
+from ingest_gui.ui.single_instance import FileOpenEvents, claim, server_name
 from ingest_gui.ui.style import STYLE_SHEET, app_icon
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "ingest-gui"])
     assert isinstance(app, QApplication)
     _dress(app)
+    file_opens = FileOpenEvents(app)  # macOS Finder delivers folders as events, not arguments
+    app.installEventFilter(file_opens)
     favour_ui_thread()
     try:
         settings = load_settings()
@@ -61,8 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     asyncio.set_event_loop(loop)
     window = MainWindow(services)
     instance.pathsReceived.connect(lambda received: _take_over(window, received))
+    file_opens.pathsReceived.connect(lambda received: _take_over(window, received))
     stop_on_signals = _quit_on_signals(window)
     window.show()
+    file_opens.release()
     freeze_startup_objects()
     log.info("window open")
     if paths:

@@ -10,9 +10,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from qdrant_client import QdrantClient, models
+if TYPE_CHECKING:  # qdrant-client (and grpc under it) costs ~0.6 s to import: only when used
+    from qdrant_client import QdrantClient, models
 
 from ingest_gui.core.errors import CollectionError, StoreError
 from ingest_gui.core.scanning import display_path
@@ -84,6 +85,8 @@ class VectorStore:
         """Embedded at <data dir>/qdrant unless a server is configured."""
         if settings.qdrant_embedded:
             return cls(_open_embedded(settings), settings.describe_qdrant())
+        from qdrant_client import QdrantClient
+
         try:
             if settings.qdrant_url:
                 client = QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key)
@@ -122,7 +125,7 @@ class VectorStore:
             self._call(
                 self._client.create_collection,
                 name,
-                vectors_config=models.VectorParams(size=vector_size, distance=dist),
+                vectors_config=_models().VectorParams(size=vector_size, distance=dist),
                 metadata={_META_KEY: meta},
             )
         log.info("created collection %s (%d, %s, %s)", name, vector_size, distance, backend)
@@ -141,7 +144,7 @@ class VectorStore:
             desc = self._call(self._client.get_collection, name)
             count = self._call(self._client.count, name, exact=True).count
         params = desc.config.params.vectors
-        assert isinstance(params, models.VectorParams)  # we only create unnamed vectors
+        assert isinstance(params, _models().VectorParams)  # we only create unnamed vectors
         meta = (desc.config.metadata or {}).get(_META_KEY) or {}
         return CollectionInfo(
             name=name,
@@ -187,7 +190,7 @@ class VectorStore:
                 old_paths = existing.get(p.id, {}).get("paths") or []
                 paths = list(dict.fromkeys([*old_paths, *p.payload.get("paths", [])]))
                 payload = json_safe({**p.payload, "paths": paths})
-                structs.append(models.PointStruct(id=p.id, vector=p.vector, payload=payload))
+                structs.append(_models().PointStruct(id=p.id, vector=p.vector, payload=payload))
             self._call(self._client.upsert, name, points=structs, wait=True)
             if after is not None:
                 after()
@@ -213,7 +216,7 @@ class VectorStore:
             return
         with self._lock:
             self._call(
-                self._client.delete, name, points_selector=models.PointIdsList(points=list(ids))
+                self._client.delete, name, points_selector=_models().PointIdsList(points=list(ids))
             )
 
     def search(self, name: str, vector: list[float], limit: int = 10) -> list[Hit]:
@@ -270,6 +273,8 @@ def _open_embedded(settings: Settings) -> QdrantClient:
     path = settings.qdrant_path
     path.mkdir(parents=True, exist_ok=True)
     try:
+        from qdrant_client import QdrantClient
+
         client = QdrantClient(path=str(path))
     except RuntimeError as exc:
         if "already accessed" in str(exc):
@@ -307,4 +312,12 @@ def _distance(name: str) -> models.Distance:
     key = (name or "").lower()
     if key not in canonical:
         raise CollectionError(f"unknown distance {name!r}: use one of {', '.join(DISTANCES)}")
-    return models.Distance(canonical[key])
+    distance: models.Distance = _models().Distance(canonical[key])
+    return distance
+
+
+def _models() -> Any:
+    """qdrant_client.models, imported on first use."""
+    from qdrant_client import models
+
+    return models
