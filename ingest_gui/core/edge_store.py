@@ -83,7 +83,6 @@ from ingest_gui.core.store import CollectionInfo, Hit, PointData, json_safe, val
 
 log = logging.getLogger(__name__)
 
-ROOT_DIR = "qdrant-edge"
 META_FILE = "collection.json"
 SHARD_DIR = "shard"
 OLD_DIR = "shard.old"
@@ -107,7 +106,7 @@ _EDGE_DISTANCE = {"Cosine": Distance.Cosine, "Dot": Distance.Dot, "Euclid": Dist
 
 def edge_path(settings: Settings) -> Path:
     """Where the embedded store lives: `<data dir>/qdrant-edge`."""
-    return settings.data_dir / ROOT_DIR
+    return settings.edge_path
 
 
 @dataclass

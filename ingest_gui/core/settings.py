@@ -89,7 +89,13 @@ class Settings:
 
     @property
     def qdrant_path(self) -> Path:
+        """qdrant-client's local-mode folder (older data; the embedded store is edge_path)."""
         return self.data_dir / "qdrant"
+
+    @property
+    def edge_path(self) -> Path:
+        """The embedded Qdrant engine's folder: one shard per collection."""
+        return self.data_dir / "qdrant-edge"
 
     @property
     def cache_dir(self) -> Path:
@@ -105,7 +111,7 @@ class Settings:
             return self.qdrant_url
         if self.qdrant_host:
             return f"{self.qdrant_host}:{self.qdrant_port}"
-        return f"embedded ({self.qdrant_path})"
+        return f"embedded ({self.edge_path})"
 
     def with_values(self, **values: Any) -> Settings:
         """A copy with some values replaced and validated."""

@@ -80,7 +80,7 @@ def about_html(settings: Settings) -> str:
         f"<h3>{APP_NAME} {__version__}</h3>"
         "<p>Turns folders of photos into a searchable Qdrant vector collection.</p>"
         f"<p>Qt {qVersion()} · PySide6 {PySide6.__version__}<br>"
-        f"qdrant-client {_version('qdrant-client')}<br>"
+        f"qdrant-client {_version('qdrant-client')} · qdrant-edge {_version('qdrant-edge-py')}<br>"
         f"Python {platform.python_version()} on {sys.platform}</p>"
         f"<p>Data folder: {settings.data_dir}<br>Log file: {settings.log_dir / LOG_NAME}<br>"
         f"Vector store: {settings.describe_qdrant()}</p>"
