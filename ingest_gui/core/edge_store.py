@@ -79,7 +79,14 @@ from qdrant_edge import (
 
 from ingest_gui.core.errors import CollectionError, StoreError
 from ingest_gui.core.settings import DISTANCES, Settings, read_json, write_json_atomic
-from ingest_gui.core.store import CollectionInfo, Hit, PointData, json_safe, validate_name
+from ingest_gui.core.store import (
+    CollectionInfo,
+    Hit,
+    PointData,
+    json_safe,
+    merged_payload,
+    validate_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +267,10 @@ class EdgeStore:
                 "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             }
             config = EdgeConfig(
-                vectors=EdgeVectorParams(size=vector_size, distance=_EDGE_DISTANCE[dist]),
+                vectors=EdgeVectorParams(
+                    size=vector_size, distance=_EDGE_DISTANCE[dist], memory=Memory.Cold
+                ),
+                payload_memory=Memory.Cold,
                 hnsw_config=HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10_000),
                 quantization_config=ScalarQuantizationConfig(
                     type=ScalarType.Int8, memory=Memory.Cold
@@ -343,12 +353,7 @@ class EdgeStore:
         with self._use(name, write=True) as (c, shard):
             ids = [p.id for p in points]
             existing = self._retrieve(shard, ids, ["paths"])
-            structs = []
-            for p in points:
-                old_paths = existing.get(p.id, {}).get("paths") or []
-                paths = list(dict.fromkeys([*old_paths, *p.payload.get("paths", [])]))
-                payload = json_safe({**p.payload, "paths": paths})
-                structs.append(Point(p.id, list(p.vector), payload))
+            structs = [Point(p.id, list(p.vector), merged_payload(p, existing)) for p in points]
             self._write(c, shard, UpdateOperation.upsert_points(structs), ids)
             if after is not None:
                 after()

@@ -185,12 +185,10 @@ class VectorStore:
         with self._lock:
             self._require(name)
             existing = self.payloads(name, [p.id for p in points], fields=["paths"])
-            structs = []
-            for p in points:
-                old_paths = existing.get(p.id, {}).get("paths") or []
-                paths = list(dict.fromkeys([*old_paths, *p.payload.get("paths", [])]))
-                payload = json_safe({**p.payload, "paths": paths})
-                structs.append(_models().PointStruct(id=p.id, vector=p.vector, payload=payload))
+            structs = [
+                _models().PointStruct(id=p.id, vector=p.vector, payload=merged_payload(p, existing))
+                for p in points
+            ]
             self._call(self._client.upsert, name, points=structs, wait=True)
             if after is not None:
                 after()
@@ -256,6 +254,14 @@ class VectorStore:
             if "not found" in text.lower() and args:
                 raise CollectionError(f"collection {args[0]!r} does not exist") from exc
             raise StoreError(f"Qdrant ({self.where}): {text}") from exc
+
+
+def merged_payload(point: PointData, existing: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The point's payload listing every path known for its content, old ones first."""
+    old_paths = existing.get(point.id, {}).get("paths") or []
+    paths = list(dict.fromkeys([*old_paths, *point.payload.get("paths", [])]))
+    payload: dict[str, Any] = json_safe({**point.payload, "paths": paths})
+    return payload
 
 
 def json_safe(value: Any) -> Any:
