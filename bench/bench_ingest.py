@@ -83,9 +83,13 @@ def read_and_hash(paths: list[Path]) -> float:
     return len(paths) / (time.perf_counter() - t0)
 
 
-def rss_mb(pid: int | str = "self") -> float:
-    with open(f"/proc/{pid}/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+def rss_mb(pid: int | str = "self", kind: str = "VmRSS") -> float:
+    """Resident MB of a process: all (VmRSS), or only anonymous memory (RssAnon)."""
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith(kind + ":"):
+                return int(line.split()[1]) / 1e3
+    return 0.0
 
 
 def row(label: str, value: str, target: str = "", ok: bool | None = None) -> None:
@@ -171,9 +175,11 @@ def bench_memory(tmp: Path, n: int) -> None:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
         samples: list[float] = []
+        anon: list[float] = []
         while proc.poll() is None:
             with contextlib.suppress(OSError):
                 samples.append(rss_mb(proc.pid))
+                anon.append(rss_mb(proc.pid, "RssAnon"))
             time.sleep(0.1)
         elapsed = time.perf_counter() - t0
         summary = json.loads(proc.stdout.read() if proc.stdout else "{}")
@@ -184,6 +190,10 @@ def bench_memory(tmp: Path, n: int) -> None:
     print(f"\n6. memory of the CLI ingesting {n} images (2 MP) at {n / elapsed:.0f} images/s")
     row("resident MB: peak", f"{max(s):.0f}", "target <= 400 MB", max(s) <= 400)
     row("resident MB: first tenth / last tenth", f"{first:.0f} / {last:.0f}", "flat")
+    for label, series in (("resident", s), ("anonymous (not file-backed)", anon or [0.0])):
+        k = max(1, len(series) // 10)
+        tenths = [statistics.mean(series[i * k : (i + 1) * k]) for i in range(len(series) // k)]
+        print(f"   {label} MB by tenth of the run:", " ".join(f"{m:.0f}" for m in tenths[:10]))
 
 
 def main() -> None:
