@@ -117,7 +117,9 @@ class HealthLabel(QLabel):
         self.health, self.needed = health, needed
         colour = _OK if health.ok else (_BAD if needed else _IDLE)
         state = self.state_text
-        short = state if len(state) <= self.MAX_CHARS else state[: self.MAX_CHARS - 1] + "…"
+        # Optional service down: say so calmly; the reason stays in the tooltip.
+        shown = state if health.ok or needed else f"{state.split(':')[0]} (not needed now)"
+        short = shown if len(shown) <= self.MAX_CHARS else shown[: self.MAX_CHARS - 1] + "…"
         self.setText(self._html(colour, short))
         tip = f"{self.what} at {where}: {state}"
         if not health.ok and not needed:
