@@ -12,10 +12,11 @@ import os
 import stat
 import time
 from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from PIL import Image
 
@@ -49,6 +50,7 @@ from ingest_gui.core.services import Services
 from ingest_gui.core.store import CollectionInfo, PointData
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 PREP_WORKERS = max(2, min(4, os.cpu_count() or 2))
 MODEL_SIDE = 384  # the models take ~224-384 px; nothing larger is decoded or sent
@@ -208,12 +210,11 @@ class JobRun:
         self,
         pool: ThreadPoolExecutor,
         queue: deque[tuple[Path, Future[_Prepared]]],
-        todo: object,
+        todo: Iterator[ScanEntry],
         window: int,
     ) -> None:
-        it = todo  # an iterator of ScanEntry
         while len(queue) < window:
-            entry: ScanEntry | None = next(it, None)  # type: ignore[call-overload]
+            entry = next(todo, None)
             if entry is None:
                 return
             if entry.problem:
@@ -266,7 +267,7 @@ class JobRun:
                 return ImageMetadata(**(known | {"file_size": st.st_size, "mtime": st.st_mtime}))
             except TypeError:
                 pass  # written by an older version with other fields: read again
-        meta: ImageMetadata = _at_stage("metadata", read_metadata, path, st)
+        meta = _at_stage("metadata", read_metadata, path, st)
         self.s.cache.put_metadata(sha, meta.to_payload())
         return meta
 
@@ -470,7 +471,8 @@ def _decode(path: Path, image_format: str | None) -> Image.Image:
         raise FileProblem("decode", describe_error(exc, image_format)) from None
 
 
-def _at_stage(stage: str, fn, *args):  # type: ignore[no-untyped-def]
+def _at_stage(stage: str, fn: Callable[..., _T], *args: Any) -> _T:
+    """Run one step for a file; any failure becomes a FileProblem naming the stage."""
     try:
         return fn(*args)
     except FileProblem:
