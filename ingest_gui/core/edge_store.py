@@ -44,7 +44,6 @@ import logging
 import multiprocessing
 import os
 import shutil
-import sys
 import threading
 import time
 import uuid
@@ -54,7 +53,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from qdrant_edge import (
     CountRequest,
@@ -77,6 +76,7 @@ from qdrant_edge import (
     UpdateOperation,
 )
 
+from ingest_gui.core import folder_lock
 from ingest_gui.core.errors import CollectionError, StoreError
 from ingest_gui.core.settings import DISTANCES, Settings, read_json, write_json_atomic
 from ingest_gui.core.store import (
@@ -93,8 +93,6 @@ log = logging.getLogger(__name__)
 META_FILE = "collection.json"
 SHARD_DIR = "shard"
 OLD_DIR = "shard.old"
-LOCK_FILE = ".lock"
-OWNER_FILE = ".owner.json"
 BUILD_PREFIX = ".build-"
 TRASH_PREFIX = ".trash-"
 META_FORMAT = 1
@@ -200,7 +198,7 @@ class EdgeStore:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot open the embedded Qdrant store at {self.root}: {exc}") from exc
-        self._lock_fh = _acquire_lock(self.root)
+        self._lock_fh = folder_lock.acquire(self.root)
         self._claim()
         self._maintenance = threading.Thread(
             target=self._maintain, name="edge-maintenance", daemon=True
@@ -233,8 +231,7 @@ class EdgeStore:
             if build is not None and build.thread is not None:
                 build.thread.join(timeout=30)
         with contextlib.suppress(OSError):
-            (self.root / OWNER_FILE).unlink(missing_ok=True)
-        _release_lock(self._lock_fh)
+            folder_lock.release(self.root, self._lock_fh)
 
     # collections -----------------------------------------------------------------------
     def exists(self, name: str) -> bool:
@@ -559,9 +556,8 @@ class EdgeStore:
         for leftover in self.root.iterdir():
             if leftover.name.startswith(TRASH_PREFIX):
                 shutil.rmtree(leftover, ignore_errors=True)
-        since = datetime.now(timezone.utc).isoformat(timespec="seconds")
         try:
-            write_json_atomic(self.root / OWNER_FILE, {"pid": os.getpid(), "since": since})
+            folder_lock.record_owner(self.root)
         except OSError as exc:  # only a nicer message depends on it
             log.warning("cannot record the store's owner: %s", exc)
 
@@ -835,57 +831,3 @@ def _canonical_distance(name: str) -> str:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-# one process per data folder ---------------------------------------------------------------
-def _acquire_lock(root: Path) -> IO[bytes]:
-    path = root / LOCK_FILE
-    try:
-        fh = open(path, "a+b")  # noqa: SIM115  (held open for the store's lifetime)
-    except OSError as exc:
-        raise StoreError(f"cannot open the embedded Qdrant store at {root}: {exc}") from exc
-    try:
-        _lock(fh)
-    except OSError as exc:
-        fh.close()
-        raise StoreError(
-            f"the embedded Qdrant store at {root} is in use by another ingest_gui instance"
-            f"{_holder(root)}; close it (or point INGEST_GUI_DATA_DIR elsewhere)"
-        ) from exc
-    return fh
-
-
-def _release_lock(fh: IO[bytes]) -> None:
-    with contextlib.suppress(OSError):
-        _unlock(fh)
-    fh.close()
-
-
-if sys.platform == "win32":
-    import msvcrt
-
-    def _lock(fh: IO[bytes]) -> None:
-        fh.seek(0)
-        msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
-
-    def _unlock(fh: IO[bytes]) -> None:
-        fh.seek(0)
-        msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
-
-else:
-    import fcntl
-
-    def _lock(fh: IO[bytes]) -> None:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-    def _unlock(fh: IO[bytes]) -> None:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
-def _holder(root: Path) -> str:
-    """' (process 1234, open since ...)' from the owner note, or '' when unknown."""
-    owner = read_json(root / OWNER_FILE)
-    pid, since = owner.get("pid"), owner.get("since")
-    if not isinstance(pid, int):
-        return ""
-    return f" (process {pid}, open since {since})" if since else f" (process {pid})"

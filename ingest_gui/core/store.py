@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -15,15 +14,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # qdrant-client (and grpc under it) costs ~0.6 s to import: only when used
     from qdrant_client import QdrantClient, models
 
+from ingest_gui.core import folder_lock
 from ingest_gui.core.errors import CollectionError, StoreError
 from ingest_gui.core.scanning import display_path
-from ingest_gui.core.settings import DISTANCES, Settings, read_json, write_json_atomic
+from ingest_gui.core.settings import DISTANCES, Settings
 
 log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _META_KEY = "ingest_gui"
-_OWNER_FILE = "owner.json"  # who holds the embedded store's lock
 
 
 @dataclass(frozen=True)
@@ -286,7 +285,7 @@ def _open_embedded(settings: Settings) -> QdrantClient:
         if "already accessed" in str(exc):
             raise StoreError(
                 f"the embedded Qdrant store at {path} is in use by another ingest_gui instance"
-                f"{_holder(path)}; close it (or point INGEST_GUI_DATA_DIR elsewhere)"
+                f"{folder_lock.holder(path)}; close it (or point INGEST_GUI_DATA_DIR elsewhere)"
             ) from exc
         raise StoreError(f"cannot open the embedded Qdrant store at {path}: {exc}") from exc
     _claim(path)
@@ -297,20 +296,10 @@ def _claim(path: Path) -> None:
     """Note who holds the store, for the error another process shows; drop crash leftovers."""
     for stale in path.glob("*.tmp"):  # a write cut short by a crash; we hold the lock now
         stale.unlink(missing_ok=True)
-    since = datetime.now(timezone.utc).isoformat(timespec="seconds")
     try:
-        write_json_atomic(path / _OWNER_FILE, {"pid": os.getpid(), "since": since})
+        folder_lock.record_owner(path)
     except OSError as exc:  # only a nicer message depends on it
         log.warning("cannot record the store's owner: %s", exc)
-
-
-def _holder(path: Path) -> str:
-    """' (process 1234, since ...)' from the owner note, or '' when unknown."""
-    owner = read_json(path / _OWNER_FILE)
-    pid, since = owner.get("pid"), owner.get("since")
-    if not isinstance(pid, int):
-        return ""
-    return f" (process {pid}, open since {since})" if since else f" (process {pid})"
 
 
 def _distance(name: str) -> models.Distance:
