@@ -20,6 +20,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageEnhance
 
@@ -100,17 +101,13 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(root, ignore_errors=True)
 
 
-def _run(folder: Path, n: int, baseline_s: float) -> int:
+def start_app() -> tuple[Any, Any, Any]:
+    """A styled QApplication, a qasync loop on it and the core services, as app.main makes."""
     import qasync
-    from PySide6.QtCore import Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from ingest_gui.core.jobs import Job
-    from ingest_gui.core.manager import CollectionManager
     from ingest_gui.core.services import Services
     from ingest_gui.core.settings import load_settings
-    from ingest_gui.ui.main_window import MainWindow
-    from ingest_gui.ui.responsive import freeze_startup_objects
     from ingest_gui.ui.style import STYLE_SHEET
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -118,7 +115,18 @@ def _run(folder: Path, n: int, baseline_s: float) -> int:
     app.setStyleSheet(STYLE_SHEET)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    services = Services(load_settings())
+    return app, loop, Services(load_settings())
+
+
+def _run(folder: Path, n: int, baseline_s: float) -> int:
+    from PySide6.QtCore import Qt, QTimer
+
+    from ingest_gui.core.jobs import Job
+    from ingest_gui.core.manager import CollectionManager
+    from ingest_gui.ui.main_window import MainWindow
+    from ingest_gui.ui.responsive import freeze_startup_objects
+
+    _app, loop, services = start_app()  # the app must stay referenced
     CollectionManager(services).create("bench", backend="builtin")
     CollectionManager(services).select("bench")
     window = MainWindow(services)

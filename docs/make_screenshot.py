@@ -53,23 +53,13 @@ def _shoot(tmp: Path, out: Path, images: int) -> int:
 
 
 def _window_shot(summer: Path, archive: Path, out: Path) -> int:
-    import qasync
-    from PySide6.QtWidgets import QApplication
-
+    from bench.bench_ui_stall import start_app
     from ingest_gui.core.jobs import Job
     from ingest_gui.core.manager import CollectionManager
     from ingest_gui.core.pipeline import run_job
-    from ingest_gui.core.services import Services
-    from ingest_gui.core.settings import load_settings
     from ingest_gui.ui.main_window import MainWindow
-    from ingest_gui.ui.style import STYLE_SHEET
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    assert isinstance(app, QApplication)
-    app.setStyleSheet(STYLE_SHEET)
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
-    services = Services(load_settings())
+    app, loop, services = start_app()
     manager = CollectionManager(services)
     manager.create("clip-archive", backend="http")
     manager.create("family", backend="builtin")
